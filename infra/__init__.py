@@ -1,0 +1,1 @@
+"""Pulumi program and dynamic providers for the RPA platform."""

@@ -1,0 +1,1 @@
+"""Prefect objects as Pulumi dynamic resources, one module per object."""

@@ -1,0 +1,68 @@
+"""Prefect Variable: a named JSON value that flows read at run time (e.g. `production_rpa3_timeout`)."""
+
+from typing import Any, ClassVar, Self
+
+import httpx
+import pulumi
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import VariableCreate, VariableUpdate
+from prefect.exceptions import ObjectNotFound
+from pydantic import Field
+
+from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems, whole_numbers
+from infra.prefect_resources.provider import PrefectProvider
+from infra.prefect_resources.resource import PrefectResource
+
+
+class VariableInputs(ResourceInputs):
+    kind: ClassVar[str] = "variable"
+
+    name: str = Field(min_length=1)
+    value: Any = None
+    tags: list[str] = Field(default_factory=list)
+
+    def prefect_problems(self) -> list[Problem]:
+        return prefect_model_problems(
+            lambda: VariableCreate(name=self.name, value=self.value, tags=self.tags)
+        )
+
+    def normalized(self) -> Self:
+        return self.model_copy(update={"value": whole_numbers(self.value)})
+
+
+class VariableProvider(PrefectProvider[VariableInputs]):
+    inputs_model = VariableInputs
+
+    def fetch(self, client: SyncPrefectClient, inputs: VariableInputs) -> tuple[str, VariableInputs] | None:
+        variable = client.read_variable_by_name(inputs.name)
+        if variable is None:
+            return None
+        held = inputs.model_copy(update={"value": variable.value, "tags": list(variable.tags or [])})
+        return str(variable.id), held
+
+    def create_object(self, client: SyncPrefectClient, inputs: VariableInputs) -> str:
+        variable = client.create_variable(
+            VariableCreate(name=inputs.name, value=inputs.value, tags=inputs.tags)
+        )
+        return str(variable.id)
+
+    def update_object(self, client: SyncPrefectClient, object_id: str, inputs: VariableInputs) -> None:
+        try:
+            client.update_variable(VariableUpdate(name=inputs.name, value=inputs.value, tags=inputs.tags))
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code == httpx.codes.NOT_FOUND:
+                raise ObjectNotFound(http_exc=error) from error
+            raise
+
+    def delete_object(self, client: SyncPrefectClient, object_id: str, inputs: VariableInputs) -> None:
+        client.delete_variable_by_name(inputs.name)
+
+
+class Variable(PrefectResource, module="prefect", name="Variable"):
+    """A Prefect Variable. `name` is the full name (`<environment>_<flow>_<setting>`)."""
+
+    inputs_model = VariableInputs
+    provider_class = VariableProvider
+
+    name: pulumi.Output[str]
+    value: pulumi.Output[Any]

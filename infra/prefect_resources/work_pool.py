@@ -1,0 +1,156 @@
+"""Prefect work pool: type, concurrency limit, paused flag and base job template."""
+
+import copy
+from typing import Any, ClassVar, Self
+
+import pulumi
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
+from prefect.exceptions import ObjectNotFound
+from prefect.workers.base import BaseWorker
+from pydantic import Field
+
+from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems, whole_numbers
+from infra.prefect_resources.provider import PrefectProvider
+from infra.prefect_resources.resource import PrefectResource
+
+RESERVED_PREFIX = "prefect"  # The server answers 403 to pool names starting with it.
+
+
+def default_base_job_template(pool_type: str) -> dict[str, Any] | None:
+    """The worker type's own default template, computed from the installed worker class (never fetched)."""
+    worker_class = BaseWorker.get_worker_class_from_type(pool_type)
+    if worker_class is None:
+        return None
+    return copy.deepcopy(worker_class.get_default_base_job_template())
+
+
+def job_variable_names(template: dict[str, Any]) -> list[str]:
+    return sorted(template.get("variables", {}).get("properties", {}))
+
+
+def with_job_defaults(template: dict[str, Any], job_defaults: dict[str, Any]) -> dict[str, Any]:
+    """Set the defaults of the template's job variables (what every flow run gets unless its deployment
+    overrides it)."""
+    merged = copy.deepcopy(template)
+    properties = merged.setdefault("variables", {}).setdefault("properties", {})
+    for variable, value in job_defaults.items():
+        properties[variable]["default"] = value
+    return merged
+
+
+class WorkPoolInputs(ResourceInputs):
+    kind: ClassVar[str] = "work pool"
+    replace_on: ClassVar[tuple[str, ...]] = ("name", "type")
+    unmanaged: ClassVar[frozenset[str]] = frozenset({"adopt", "job_defaults"})
+
+    name: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    description: str | None = None
+    concurrency_limit: int | None = Field(default=None, ge=0)
+    paused: bool = False
+    base_job_template: dict[str, Any] | None = None
+    """The whole template; when absent, the worker type's default template."""
+    job_defaults: dict[str, Any] = Field(default_factory=dict)
+    """Defaults of job variables (snake_case, as in the template: image, network_mode, env, mem_limit ...)
+    applied on top of the template."""
+
+    def prefect_problems(self) -> list[Problem]:
+        problems = prefect_model_problems(
+            lambda: WorkPoolCreate(name=self.name, type=self.type, concurrency_limit=self.concurrency_limit),
+            rename={"concurrency_limit": "concurrencyLimit"},
+        )
+        if self.name.lower().startswith(RESERVED_PREFIX):
+            problems.append(Problem("name", f"must not start with '{RESERVED_PREFIX}' (reserved by Prefect)"))
+        template = self.base_job_template or default_base_job_template(self.type)
+        if template is None:
+            problems.append(
+                Problem(
+                    "type",
+                    f"no worker for type '{self.type}' is installed here, so its default template is "
+                    f"unknown; give baseJobTemplate or use one of: {', '.join(installed_worker_types())}",
+                )
+            )
+            return problems
+        known = job_variable_names(template)
+        for variable in self.job_defaults:
+            if variable not in known:
+                problems.append(
+                    Problem(
+                        f"jobDefaults.{variable}",
+                        f"not a job variable of the '{self.type}' template; allowed: {', '.join(known)}",
+                    )
+                )
+        return problems
+
+    def normalized(self) -> Self:
+        template = self.base_job_template or default_base_job_template(self.type) or {}
+        return self.model_copy(
+            update={
+                "base_job_template": whole_numbers(with_job_defaults(template, self.job_defaults)),
+                "job_defaults": whole_numbers(self.job_defaults),
+            }
+        )
+
+
+def installed_worker_types() -> list[str]:
+    return sorted(BaseWorker.get_all_available_worker_types())
+
+
+class WorkPoolProvider(PrefectProvider[WorkPoolInputs]):
+    inputs_model = WorkPoolInputs
+
+    def fetch(self, client: SyncPrefectClient, inputs: WorkPoolInputs) -> tuple[str, WorkPoolInputs] | None:
+        try:
+            pool = client.read_work_pool(inputs.name)
+        except ObjectNotFound:
+            return None
+        held = inputs.model_copy(
+            update={
+                "type": pool.type,
+                "description": pool.description,
+                "concurrency_limit": pool.concurrency_limit,
+                "paused": pool.is_paused,
+                "base_job_template": pool.base_job_template,
+            }
+        )
+        return str(pool.id), held
+
+    def create_object(self, client: SyncPrefectClient, inputs: WorkPoolInputs) -> str:
+        pool = client.create_work_pool(
+            WorkPoolCreate(
+                name=inputs.name,
+                type=inputs.type,
+                description=inputs.description,
+                concurrency_limit=inputs.concurrency_limit,
+                is_paused=inputs.paused,
+                base_job_template=inputs.base_job_template or {},
+            )
+        )
+        return str(pool.id)
+
+    def update_object(self, client: SyncPrefectClient, object_id: str, inputs: WorkPoolInputs) -> None:
+        client.update_work_pool(
+            inputs.name,
+            WorkPoolUpdate(
+                description=inputs.description,
+                concurrency_limit=inputs.concurrency_limit,
+                is_paused=inputs.paused,
+                base_job_template=inputs.base_job_template,
+            ),
+        )
+
+    def delete_object(self, client: SyncPrefectClient, object_id: str, inputs: WorkPoolInputs) -> None:
+        client.delete_work_pool(inputs.name)
+
+
+class WorkPool(PrefectResource, module="prefect", name="WorkPool"):
+    """A Prefect work pool. `name` is the full name on the server."""
+
+    inputs_model = WorkPoolInputs
+    provider_class = WorkPoolProvider
+
+    name: pulumi.Output[str]
+    type: pulumi.Output[str]
+    concurrency_limit: pulumi.Output[int | None]
+    base_job_template: pulumi.Output[dict[str, Any]]

@@ -1,0 +1,46 @@
+"""Names that infra and flows must agree on.
+
+Prefect objects are prefixed with the stack so that dev, staging and prod can share one Prefect server.
+Variables keep the seed's convention `<environment>_<flow>_<setting>`
+(e.g. `production_rpa3_max_concurrent_tasks`).
+"""
+
+from typing import Final, Literal
+
+Environment = Literal["development", "staging", "production"]
+ENVIRONMENTS: Final[tuple[Environment, ...]] = ("development", "staging", "production")
+
+# Set in every flow-run container by the pool's base job template, read by flows at run time.
+STACK_ENV_VAR: Final = "RPA_STACK"
+ENVIRONMENT_ENV_VAR: Final = "RPA_ENVIRONMENT"
+
+# What a flow run outside any pool (a developer's `python -m flows.rpa3`) assumes.
+LOCAL_STACK: Final = "dev"
+LOCAL_ENVIRONMENT: Final[Environment] = "development"
+
+
+def work_pool_name(stack: str, pool: str) -> str:
+    return f"{stack}-{pool}"
+
+
+def concurrency_limit_name(stack: str, resource: str) -> str:
+    """Global concurrency limit guarding one external resource (an API, a database) for one stack."""
+    return f"{stack}-{resource}"
+
+
+def concurrency_tag(stack: str, tag: str) -> str:
+    """Task-run tag whose tag concurrency limit belongs to one stack."""
+    return f"{stack}-{tag}"
+
+
+def stack_variable_name(environment: str, key: str) -> str:
+    """`rpa3_max_concurrent_tasks` in production -> `production_rpa3_max_concurrent_tasks`."""
+    return f"{environment}_{key}"
+
+
+def flow_variable_name(environment: str, flow: str, setting: str) -> str:
+    return stack_variable_name(environment, f"{flow}_{setting}")
+
+
+def worker_name(stack: str, pool: str, replica: int) -> str:
+    return f"{stack}-{pool}-worker-{replica}"

@@ -1,0 +1,73 @@
+"""A real Prefect server for the test session: `prefect server start` on 127.0.0.1, a free port, SQLite in a
+temporary PREFECT_HOME, analytics off. Nothing is faked: tests talk to it over HTTP like production does."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+OFFLINE_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class PrefectServer:
+    home: Path
+    port: int
+    log_path: Path
+    auth_string: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def environment(self) -> dict[str, str]:
+        env = {**os.environ, **OFFLINE_ENV, "PREFECT_HOME": str(self.home)}
+        env.pop("PREFECT_API_URL", None)
+        if self.auth_string:
+            env["PREFECT_SERVER_API_AUTH_STRING"] = self.auth_string
+        return env
+
+    def start(self, timeout: float = 120.0) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        auth = tuple(self.auth_string.split(":", 1)) if self.auth_string else None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"prefect server exited early; log:\n{self.log_path.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{self.api_url}/health", timeout=2, auth=auth).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"prefect server not healthy after {timeout}s; log:\n{self.log_path.read_text()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
