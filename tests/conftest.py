@@ -10,7 +10,9 @@ import pytest
 from tests.support.prefect_server import OFFLINE_ENV, PrefectServer, free_port
 
 _session_dir = Path(tempfile.mkdtemp(prefix="rpa-platform-tests-"))
-_server = PrefectServer(home=_session_dir / "prefect-home", port=free_port(), log_path=_session_dir / "server.log")
+_server = PrefectServer(
+    home=_session_dir / "prefect-home", port=free_port(), log_path=_session_dir / "server.log"
+)
 
 # Prefect reads its settings from the environment: set them before any test module imports prefect, so every
 # client in this process (and every subprocess it starts) talks to the session's server.

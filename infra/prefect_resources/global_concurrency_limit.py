@@ -69,7 +69,11 @@ class GlobalConcurrencyLimitProvider(PrefectProvider[GlobalConcurrencyLimitInput
         return str(limit_id)
 
     def update_object(
-        self, client: SyncPrefectClient, object_id: str, inputs: GlobalConcurrencyLimitInputs
+        self,
+        client: SyncPrefectClient,
+        object_id: str,
+        inputs: GlobalConcurrencyLimitInputs,
+        old: GlobalConcurrencyLimitInputs | None,
     ) -> None:
         # Slots in use are run-time state and are left alone.
         client.update_global_concurrency_limit(

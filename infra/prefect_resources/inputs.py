@@ -8,7 +8,7 @@ the same words whether it comes from a stack file or from a program that uses th
 from typing import Any, ClassVar, NamedTuple, Self
 
 from prefect.types.names import BANNED_CHARACTERS, WITHOUT_BANNED_CHARACTERS
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
@@ -65,6 +65,11 @@ class ResourceInputs(BaseModel):
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, validate_default=True
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_from_the_wire(cls, data: Any) -> Any:
+        return whole_numbers(data)
+
     adopt: bool = False
     """Take over an object that already exists under this name instead of failing on the clash."""
 
@@ -90,7 +95,8 @@ class ResourceInputs(BaseModel):
         return []
 
     def normalized(self) -> Self:
-        """The inputs as they will be stored on the server (defaults filled in, numbers made whole)."""
+        """The program's inputs completed into what the server will hold (e.g. a pool's default template).
+        Applied once, at check: state already holds the completed form."""
         return self
 
     def label(self) -> str:

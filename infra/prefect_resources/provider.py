@@ -21,6 +21,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 from pydantic import ValidationError
 
@@ -40,7 +41,7 @@ def has_unknown(value: Any) -> bool:
         return any(has_unknown(item) for item in value.values())
     if isinstance(value, list):
         return any(has_unknown(item) for item in value)
-    return value == UNKNOWN
+    return isinstance(value, Unknown) or value == UNKNOWN
 
 
 def input_fields(props: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +66,10 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
         """Create it and return its id; raise ObjectAlreadyExists when the name is taken."""
         raise NotImplementedError
 
-    def update_object(self, client: SyncPrefectClient, object_id: str, inputs: InputsT) -> None:
+    def update_object(
+        self, client: SyncPrefectClient, object_id: str, inputs: InputsT, old: InputsT | None
+    ) -> None:
+        """Make the object match `inputs`; `old` is what it held before, when known."""
         raise NotImplementedError
 
     def delete_object(self, client: SyncPrefectClient, object_id: str, inputs: InputsT) -> None:
@@ -118,8 +122,8 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
             existing = self.fetch(client, inputs)
             if existing is None:
                 raise PrefectRequestError(f"{inputs.label()} vanished while being adopted; retry") from None
-            object_id = existing[0]
-            self._call(inputs, "update", lambda: self.update_object(client, object_id, inputs))
+            object_id, held = existing
+            self._call(inputs, "update", lambda: self.update_object(client, object_id, inputs, held))
         return CreateResult(object_id, inputs.to_props())
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -131,11 +135,12 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
         # Held state becomes both the outputs and the inputs for the next diff, so drift shows as a change.
         return ReadResult(object_id, held.to_props(), held.to_props())
 
-    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self._inputs(news)
+        old = self._parsed_or_none(olds)
         client = self._client()
         try:
-            self._call(inputs, "update", lambda: self.update_object(client, id_, inputs))
+            self._call(inputs, "update", lambda: self.update_object(client, id_, inputs, old))
         except ObjectNotFound:
             raise PrefectRequestError(
                 f"{inputs.label()} no longer exists on the Prefect server; run `pulumi refresh` (or "
@@ -151,7 +156,13 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
     # --- helpers -------------------------------------------------------------------------------------------
 
     def _inputs(self, props: dict[str, Any]) -> InputsT:
-        return self.inputs_model.model_validate(input_fields(props)).normalized()  # type: ignore[return-value]
+        return self.inputs_model.model_validate(input_fields(props))  # type: ignore[return-value]
+
+    def _parsed_or_none(self, olds: dict[str, Any]) -> InputsT | None:
+        try:
+            return self._inputs(olds)
+        except ValidationError:
+            return None
 
     def _client(self) -> SyncPrefectClient:
         connection = getattr(self, "_connection", None) or PrefectConnection.from_environment()
@@ -167,9 +178,8 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
                 for name, alias in compared.items()
                 if has_unknown(news.get(alias)) or news.get(alias) != olds.get(alias)
             ]
-        try:
-            old = self._inputs(olds)
-        except ValidationError:
+        old = self._parsed_or_none(olds)
+        if old is None:
             return list(compared)  # State written by another version of this provider: rewrite it whole.
         new = self._inputs(news)
         # Parsed values, not text: JSON that differs only in key order or 5 vs 5.0 is the same.

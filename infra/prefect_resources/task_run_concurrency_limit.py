@@ -60,9 +60,13 @@ class TaskRunConcurrencyLimitProvider(PrefectProvider[TaskRunConcurrencyLimitInp
         return GlobalConcurrencyLimitProvider().create_object(client, inputs.as_global_limit())
 
     def update_object(
-        self, client: SyncPrefectClient, object_id: str, inputs: TaskRunConcurrencyLimitInputs
+        self,
+        client: SyncPrefectClient,
+        object_id: str,
+        inputs: TaskRunConcurrencyLimitInputs,
+        old: TaskRunConcurrencyLimitInputs | None,
     ) -> None:
-        GlobalConcurrencyLimitProvider().update_object(client, object_id, inputs.as_global_limit())
+        GlobalConcurrencyLimitProvider().update_object(client, object_id, inputs.as_global_limit(), None)
 
     def delete_object(
         self, client: SyncPrefectClient, object_id: str, inputs: TaskRunConcurrencyLimitInputs

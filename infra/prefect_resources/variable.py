@@ -1,6 +1,6 @@
 """Prefect Variable: a named JSON value that flows read at run time (e.g. `production_rpa3_timeout`)."""
 
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import httpx
 import pulumi
@@ -9,7 +9,7 @@ from prefect.client.schemas.actions import VariableCreate, VariableUpdate
 from prefect.exceptions import ObjectNotFound
 from pydantic import Field
 
-from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems, whole_numbers
+from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
 
@@ -25,9 +25,6 @@ class VariableInputs(ResourceInputs):
         return prefect_model_problems(
             lambda: VariableCreate(name=self.name, value=self.value, tags=self.tags)
         )
-
-    def normalized(self) -> Self:
-        return self.model_copy(update={"value": whole_numbers(self.value)})
 
 
 class VariableProvider(PrefectProvider[VariableInputs]):
@@ -46,7 +43,9 @@ class VariableProvider(PrefectProvider[VariableInputs]):
         )
         return str(variable.id)
 
-    def update_object(self, client: SyncPrefectClient, object_id: str, inputs: VariableInputs) -> None:
+    def update_object(
+        self, client: SyncPrefectClient, object_id: str, inputs: VariableInputs, old: VariableInputs | None
+    ) -> None:
         try:
             client.update_variable(VariableUpdate(name=inputs.name, value=inputs.value, tags=inputs.tags))
         except httpx.HTTPStatusError as error:

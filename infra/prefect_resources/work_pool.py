@@ -10,7 +10,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.workers.base import BaseWorker
 from pydantic import Field
 
-from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems, whole_numbers
+from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
 
@@ -85,12 +85,7 @@ class WorkPoolInputs(ResourceInputs):
 
     def normalized(self) -> Self:
         template = self.base_job_template or default_base_job_template(self.type) or {}
-        return self.model_copy(
-            update={
-                "base_job_template": whole_numbers(with_job_defaults(template, self.job_defaults)),
-                "job_defaults": whole_numbers(self.job_defaults),
-            }
-        )
+        return self.model_copy(update={"base_job_template": with_job_defaults(template, self.job_defaults)})
 
 
 def installed_worker_types() -> list[str]:
@@ -129,7 +124,9 @@ class WorkPoolProvider(PrefectProvider[WorkPoolInputs]):
         )
         return str(pool.id)
 
-    def update_object(self, client: SyncPrefectClient, object_id: str, inputs: WorkPoolInputs) -> None:
+    def update_object(
+        self, client: SyncPrefectClient, object_id: str, inputs: WorkPoolInputs, old: WorkPoolInputs | None
+    ) -> None:
         client.update_work_pool(
             inputs.name,
             WorkPoolUpdate(

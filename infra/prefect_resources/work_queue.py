@@ -71,14 +71,18 @@ class WorkQueueProvider(PrefectProvider[WorkQueueInputs]):
         )
         return str(queue.id)
 
-    def update_object(self, client: SyncPrefectClient, object_id: str, inputs: WorkQueueInputs) -> None:
+    def update_object(
+        self, client: SyncPrefectClient, object_id: str, inputs: WorkQueueInputs, old: WorkQueueInputs | None
+    ) -> None:
         update = {
-            "description": inputs.description,
+            "description": inputs.description or "",  # The server stores "" for none and refuses null.
             "is_paused": inputs.paused,
             "concurrency_limit": inputs.concurrency_limit,
         }
-        if inputs.priority is not None:
-            update["priority"] = inputs.priority  # Prefect keeps a priority; there is no "unset" to send.
+        # Prefect keeps a priority (there is no "unset" to send); send it only when it changes, as setting
+        # one shifts the other queues of the pool.
+        if inputs.priority is not None and (old is None or old.priority != inputs.priority):
+            update["priority"] = inputs.priority
         self._by_id_or_name(
             client, object_id, inputs, lambda queue_id: client.update_work_queue(queue_id, **update)
         )

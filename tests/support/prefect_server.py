@@ -43,7 +43,17 @@ class PrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
             env=self.environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -61,7 +71,9 @@ class PrefectServer:
                 pass
             time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"prefect server not healthy after {timeout}s; log:\n{self.log_path.read_text()[-4000:]}")
+        raise RuntimeError(
+            f"prefect server not healthy after {timeout}s; log:\n{self.log_path.read_text()[-4000:]}"
+        )
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Make sure a Docker engine answers. Idempotent: does nothing when one already does (a developer's engine),
+# otherwise installs docker.io if dockerd is missing (root only) and starts dockerd in the background.
+#   RPA_DOCKERD_LOG   where dockerd logs (default /tmp/rpa-dockerd.log)
+#   RPA_DOCKER_WAIT   seconds to wait for `docker info` (default 60)
+set -euo pipefail
+
+log_file="${RPA_DOCKERD_LOG:-/tmp/rpa-dockerd.log}"
+wait_seconds="${RPA_DOCKER_WAIT:-60}"
+
+say() { echo "docker-engine: $*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+engine_answers() { docker info >/dev/null 2>&1; }
+
+install_docker() {
+  [[ "$(id -u)" == 0 ]] || die "dockerd is not installed and this is not root: run 'sudo apt-get install -y docker.io'"
+  say "installing docker.io (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq docker.io >/dev/null
+}
+
+if command -v docker >/dev/null && engine_answers; then
+  say "engine already answers ($(docker version --format '{{.Server.Version}}'))"
+  exit 0
+fi
+
+command -v dockerd >/dev/null && command -v docker >/dev/null || install_docker
+
+# Only start our own engine for the default local socket; a remote DOCKER_HOST is someone else's to run.
+if [[ -n "${DOCKER_HOST:-}" && "${DOCKER_HOST}" != "unix:///var/run/docker.sock" ]]; then
+  die "DOCKER_HOST=${DOCKER_HOST} does not answer; not starting a local engine for it"
+fi
+[[ "$(id -u)" == 0 ]] || die "no engine answers and starting dockerd needs root"
+
+# A dockerd killed without cleanup leaves its pid file behind and the next one refuses to start.
+pid_file=/var/run/docker.pid
+if [[ -f "$pid_file" ]] && ! kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+  say "removing stale $pid_file"
+  rm -f "$pid_file"
+fi
+
+if [[ -f "$pid_file" ]]; then
+  say "dockerd (pid $(cat "$pid_file")) is running but not answering yet; waiting"
+else
+  say "starting dockerd (log: $log_file)"
+  # No bridge, no iptables: this machine allows host networking only (every container uses --network host).
+  setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false >>"$log_file" 2>&1 </dev/null &
+fi
+
+for ((i = 0; i < wait_seconds; i++)); do
+  if engine_answers; then
+    say "engine ready after ${i}s ($(docker version --format '{{.Server.Version}}'))"
+    exit 0
+  fi
+  sleep 1
+done
+say "last lines of $log_file:"
+tail -n 30 "$log_file" >&2 || true
+die "Docker engine did not answer 'docker info' within ${wait_seconds}s"
