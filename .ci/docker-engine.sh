@@ -45,7 +45,10 @@ if [[ -f "$pid_file" ]]; then
 else
   say "starting dockerd (log: $log_file)"
   # No bridge, no iptables: this machine allows host networking only (every container uses --network host).
-  setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false >>"$log_file" 2>&1 </dev/null &
+  # With no bridge, "host-gateway" (which prefect-docker maps host.docker.internal to when the API URL is
+  # local) has no address; on a host network the host is 127.0.0.1.
+  setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false --host-gateway-ip=127.0.0.1 \
+    >>"$log_file" 2>&1 </dev/null &
 fi
 
 for ((i = 0; i < wait_seconds; i++)); do

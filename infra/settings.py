@@ -33,6 +33,7 @@ PoolType = Literal["docker", "process"]
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://")
 DEFAULT_QUEUE = "default"  # Prefect makes it in every pool.
+MEMORY_PATTERN = r"^[1-9][0-9]*[bkmg]?$"
 
 
 class SettingsError(ValueError):
@@ -85,7 +86,11 @@ class WorkerSettings(StackModel):
     """Image with prefect and the worker type installed; defaults to the pool's jobDefaults.image."""
     docker_host: str = DEFAULT_DOCKER_HOST
     network_mode: str = "host"
-    mem_limit: str | None = None
+    mem_limit: str | None = Field(default=None, pattern=MEMORY_PATTERN)
+    """Memory limit of each worker container, as Docker writes it: 512m, 2g."""
+    health_port: int = Field(default=8080, ge=1024, le=65535)
+    """Port of the first replica's health endpoint (replica i uses health_port + i). With host networking,
+    workers of every stack on one Docker host share the ports: give each stack its own range."""
     poll_seconds: PositiveInt | None = None
     """How often the worker asks for runs (PREFECT_WORKER_QUERY_SECONDS; Prefect's default is 10)."""
     env: dict[str, str] = Field(default_factory=dict)
@@ -313,6 +318,27 @@ def reference_problems(settings: StackSettings) -> list[Problem]:
                     f"must start with one of {', '.join(DOCKER_HOST_SCHEMES)} (got {worker.docker_host!r})",
                 )
             )
+    return problems + health_port_problems(platform.workers)
+
+
+def health_port_problems(workers: list[WorkerSettings]) -> list[Problem]:
+    """Host-networked workers on one Docker host share its ports, so their health endpoints must not clash."""
+    problems = []
+    for index, worker in enumerate(workers):
+        ports = set(range(worker.health_port, worker.health_port + worker.replicas))
+        for other_index, other in enumerate(workers[:index]):
+            shared = (
+                other.network_mode == worker.network_mode == "host"
+                and other.docker_host == worker.docker_host
+            )
+            if shared and ports & set(range(other.health_port, other.health_port + other.replicas)):
+                problems.append(
+                    Problem(
+                        f"platform.workers[{index}].healthPort",
+                        f"ports {min(ports)}-{max(ports)} overlap those of workers[{other_index}] on the "
+                        "same Docker host; choose a free range",
+                    )
+                )
     return problems
 
 

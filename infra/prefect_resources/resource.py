@@ -4,7 +4,7 @@ from typing import Any, ClassVar
 
 import pulumi
 import pulumi.dynamic
-from pydantic.alias_generators import to_snake
+from pydantic.alias_generators import to_camel
 
 from infra.prefect_resources.inputs import ResourceInputs
 from infra.prefect_resources.provider import PrefectProvider
@@ -26,9 +26,15 @@ class PrefectResource(pulumi.dynamic.Resource):
             raise TypeError(
                 f"{type(self).__name__} has no input {', '.join(unknown)}; inputs are: {', '.join(fields)}"
             )
+        # camelCase on the wire, in state and in previews. (Not through translate_input_property: Pulumi
+        # applies it to nested keys too, which would rename environment variables inside job defaults.)
         props: dict[str, Any] = {field.alias or name: None for name, field in fields.items()}
         props.update({fields[name].alias or name: value for name, value in inputs.items()})
         super().__init__(self.provider_class(), resource_name, props, opts)
 
-    def translate_output_property(self, prop: str) -> str:
-        return to_snake(prop)
+    def __getattr__(self, name: str) -> Any:
+        """Outputs by their snake_case names: `pool.concurrency_limit` is the `concurrencyLimit` output."""
+        camel = to_camel(name)
+        if camel != name and camel in self.__dict__:
+            return self.__dict__[camel]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")

@@ -1,0 +1,31 @@
+"""Drive a running demo ERP: change its behaviour, reset and read its counters (tests, benchmark, demos)."""
+
+import httpx
+
+from flows.demo_erp.behaviour import ErpBehaviour
+from flows.demo_erp.stats import ErpStats
+
+
+class DemoErpAdmin:
+    def __init__(self, base_url: str) -> None:
+        self._http = httpx.Client(base_url=base_url, timeout=10)
+
+    def is_healthy(self) -> bool:
+        try:
+            return self._http.get("/health").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def configure(self, behaviour: ErpBehaviour) -> None:
+        self._http.put("/_admin/behaviour", json=behaviour.model_dump()).raise_for_status()
+
+    def reset(self) -> None:
+        self._http.post("/_admin/reset").raise_for_status()
+
+    def stats(self) -> ErpStats:
+        response = self._http.get("/_admin/stats")
+        response.raise_for_status()
+        return ErpStats.model_validate(response.json())
+
+    def close(self) -> None:
+        self._http.close()

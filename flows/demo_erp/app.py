@@ -1,0 +1,95 @@
+"""The demo ERP's HTTP API: business endpoints under /api (metered and limited), admin under /_admin."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from flows.demo_erp import records
+from flows.demo_erp.behaviour import ErpBehaviour
+from flows.demo_erp.gatekeeper import Gatekeeper
+
+Handler = Callable[[Request], Awaitable[object]]
+
+
+class ReconciliationRequest(BaseModel):
+    item_id: str
+    amount_cents: int
+
+
+class InvoicePosting(BaseModel):
+    invoice_number: str
+    supplier: str
+    total_cents: int
+    currency: str
+    due_date: str
+
+
+def create_app(behaviour: ErpBehaviour) -> Starlette:
+    gatekeeper = Gatekeeper(behaviour)
+
+    def business(handler: Handler, status_code: int = 200) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            rejection = gatekeeper.admit(request.headers.get("idempotency-key"))
+            if rejection is not None:
+                headers = {}
+                if rejection.retry_after_seconds is not None:
+                    headers["Retry-After"] = str(rejection.retry_after_seconds)
+                return JSONResponse({"detail": "rejected"}, rejection.status, headers=headers)
+            try:
+                await asyncio.sleep(gatekeeper.behaviour.latency_seconds)
+                return JSONResponse(await handler(request), status_code)
+            except (ValidationError, ValueError, KeyError) as error:
+                return JSONResponse({"detail": str(error)}, 422)
+            finally:
+                gatekeeper.finish()
+
+        return endpoint
+
+    async def open_items(request: Request) -> object:
+        return records.open_items(request.query_params["batch"], int(request.query_params["count"]))
+
+    async def reconcile(request: Request) -> object:
+        body = ReconciliationRequest.model_validate(await request.json())
+        return records.reconcile(body.item_id, body.amount_cents)
+
+    async def post_invoice(request: Request) -> object:
+        body = InvoicePosting.model_validate(await request.json())
+        return records.post_invoice(body.invoice_number)
+
+    async def customers(request: Request) -> object:
+        return records.customers_page(int(request.query_params["page"]), int(request.query_params["page_size"]))
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def stats(_: Request) -> Response:
+        return JSONResponse(gatekeeper.stats.model_dump())
+
+    async def reset(_: Request) -> Response:
+        gatekeeper.reset()
+        return Response(status_code=204)
+
+    async def configure(request: Request) -> Response:
+        try:
+            gatekeeper.reconfigure(ErpBehaviour.model_validate(await request.json()))
+        except ValidationError as error:
+            return JSONResponse({"detail": error.errors(include_url=False)}, 422)
+        return JSONResponse(gatekeeper.behaviour.model_dump())
+
+    return Starlette(
+        routes=[
+            Route("/api/open-items", business(open_items), methods=["GET"]),
+            Route("/api/reconciliations", business(reconcile), methods=["POST"]),
+            Route("/api/invoices", business(post_invoice, 201), methods=["POST"]),
+            Route("/api/customers", business(customers), methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/_admin/stats", stats, methods=["GET"]),
+            Route("/_admin/reset", reset, methods=["POST"]),
+            Route("/_admin/behaviour", configure, methods=["PUT"]),
+        ]
+    )

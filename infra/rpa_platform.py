@@ -1,0 +1,87 @@
+"""RpaPlatform: one stack of the RPA platform, wired.
+
+(Not `platform.py`: Pulumi runs `infra/` with that directory first on sys.path, where a `platform` module
+would shadow the standard library's.)
+"""
+
+from typing import Any
+
+import pulumi
+
+from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimit
+from infra.prefect_resources.inputs import ResourceInputs
+from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrencyLimit
+from infra.prefect_resources.variable import Variable
+from infra.prefect_resources.work_pool import WorkPool
+from infra.prefect_resources.work_queue import WorkQueue
+from infra.settings import StackSettings
+from infra.worker_spec import worker_container_specs
+from infra.workers import Workers
+
+
+class RpaPlatform(pulumi.ComponentResource):
+    """Work pools and their queues, Variables, concurrency limits and the worker containers of one stack."""
+
+    def __init__(
+        self, name: str, settings: StackSettings, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("rpa-platform:index:RpaPlatform", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        platform = settings.platform
+
+        self.pools = {
+            pool.name: WorkPool(f"pool-{pool.name}", child, **fields(settings.work_pool_inputs(pool)))
+            for pool in platform.pools
+        }
+        self.queues = [
+            WorkQueue(
+                f"queue-{queue.pool}-{queue.name}",
+                pulumi.ResourceOptions(parent=self, depends_on=[self.pools[queue.pool]]),
+                **{
+                    **fields(settings.work_queue_inputs(queue)),
+                    "work_pool_name": self.pools[queue.pool].name,
+                },
+            )
+            for queue in platform.queues
+        ]
+        self.variables = [
+            Variable(f"variable-{key}", child, **fields(settings.variable_inputs(key, value)))
+            for key, value in platform.variables.items()
+        ]
+        self.concurrency_limits = [
+            GlobalConcurrencyLimit(
+                f"limit-{limit.name}", child, **fields(settings.concurrency_limit_inputs(limit))
+            )
+            for limit in platform.concurrency_limits
+        ]
+        self.tag_limits = [
+            TaskRunConcurrencyLimit(
+                f"tag-limit-{tag}", child, **fields(settings.tag_limit_inputs(tag, limit))
+            )
+            for tag, limit in platform.tag_limits.items()
+        ]
+        # Workers start once their pools and queues exist, so their first poll finds them.
+        self.workers = Workers(
+            "workers",
+            worker_container_specs(settings),
+            pulumi.ResourceOptions(parent=self, depends_on=[*self.pools.values(), *self.queues]),
+        )
+        self.outputs: dict[str, Any] = {
+            "prefectApiUrl": settings.config.prefect_api_url,
+            "environment": settings.environment,
+            "workPools": {role: pool.name for role, pool in self.pools.items()},
+            "workQueues": [
+                pulumi.Output.concat(queue.work_pool_name, "/", queue.name) for queue in self.queues
+            ],
+            "variables": [variable.name for variable in self.variables],
+            "concurrencyLimits": [limit.name for limit in self.concurrency_limits],
+            "tagLimits": [limit.tag for limit in self.tag_limits],
+            "workerContainers": [container.name for container in self.workers.containers],
+        }
+        self.register_outputs(self.outputs)
+
+
+def fields(inputs: ResourceInputs) -> dict[str, Any]:
+    """A validated inputs model as keyword arguments of its resource (`adopt` only where it is set)."""
+    values = {name: getattr(inputs, name) for name in type(inputs).model_fields}
+    return {name: value for name, value in values.items() if value is not None and (name != "adopt" or value)}

@@ -1,0 +1,122 @@
+"""What each Prefect worker container is, as a pure function of the stack settings.
+
+Pulumi turns these specs into pulumi-docker Containers; tests launch the very same specs on a real Docker
+engine, so what is tested is what `pulumi up` runs.
+"""
+
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+
+import rpa_naming
+from infra.settings import StackSettings, WorkerSettings
+
+CONTAINER_DOCKER_SOCKET = "/var/run/docker.sock"
+LABEL_PREFIX = "rpa-platform"
+
+
+@dataclass(frozen=True)
+class WorkerContainerSpec:
+    name: str
+    stack: str
+    pool: str
+    """The pool's full name on the Prefect server."""
+    replica: int
+    image: str
+    docker_host: str
+    command: list[str]
+    env: dict[str, str]
+    secret_env: dict[str, SecretStr]
+    """Credentials: kept apart so that Pulumi stores them encrypted and nothing prints them."""
+    labels: dict[str, str]
+    network_mode: str
+    volumes: list[tuple[str, str]]
+    """(path on the Docker host, path in the container)."""
+    health_port: int
+    healthcheck: list[str]
+    memory_mb: int | None
+    restart: str = "unless-stopped"
+    privileged: bool = field(default=False, init=False)
+    """Workers never need it: they start flow-run containers through the mounted Docker socket."""
+
+
+def worker_container_specs(settings: StackSettings) -> list[WorkerContainerSpec]:
+    return [
+        worker_container_spec(settings, worker, replica)
+        for worker in settings.platform.workers
+        for replica in range(1, worker.replicas + 1)
+    ]
+
+
+def worker_container_spec(
+    settings: StackSettings, worker: WorkerSettings, replica: int
+) -> WorkerContainerSpec:
+    pool = settings.pool(worker.pool)
+    pool_name = settings.pool_name(pool.name)
+    name = rpa_naming.worker_name(settings.stack, pool.name, replica)
+    health_port = worker.health_port + replica - 1
+    health_url = f"http://127.0.0.1:{health_port}/health"
+    command = ["prefect", "worker", "start", "--pool", pool_name, "--type", pool.type]
+    command += ["--limit", str(worker.limit), "--name", name, "--with-healthcheck"]
+    for queue in worker.queues:
+        command += ["--work-queue", queue]
+    env = {
+        "PREFECT_API_URL": settings.config.prefect_api_url,
+        "PREFECT_WORKER_WEBSERVER_HOST": "127.0.0.1",
+        "PREFECT_WORKER_WEBSERVER_PORT": str(health_port),
+        "DO_NOT_TRACK": "1",
+        **({"PREFECT_WORKER_QUERY_SECONDS": str(worker.poll_seconds)} if worker.poll_seconds else {}),
+        **worker.env,
+    }
+    secret_env = {
+        variable: value
+        for variable, value in (
+            ("PREFECT_API_KEY", settings.config.prefect_api_key),
+            ("PREFECT_API_AUTH_STRING", settings.config.prefect_auth_string),
+        )
+        if value is not None
+    }
+    return WorkerContainerSpec(
+        name=name,
+        stack=settings.stack,
+        pool=pool_name,
+        replica=replica,
+        image=settings.worker_image(worker),
+        docker_host=worker.docker_host,
+        command=command,
+        env=env,
+        secret_env=secret_env,
+        labels={
+            f"{LABEL_PREFIX}.stack": settings.stack,
+            f"{LABEL_PREFIX}.environment": settings.environment,
+            f"{LABEL_PREFIX}.pool": pool_name,
+            f"{LABEL_PREFIX}.replica": str(replica),
+        },
+        network_mode=worker.network_mode,
+        volumes=[(docker_socket_on_host(worker.docker_host), CONTAINER_DOCKER_SOCKET)]
+        if pool.type == "docker"
+        else [],
+        health_port=health_port,
+        healthcheck=[
+            "CMD",
+            "python",
+            "-c",
+            f"import urllib.request; urllib.request.urlopen({health_url!r}, timeout=5)",
+        ],
+        memory_mb=memory_in_mb(worker.mem_limit) if worker.mem_limit else None,
+    )
+
+
+def docker_socket_on_host(docker_host: str) -> str:
+    """The socket a docker worker uses to start flow-run containers, on the host it runs on."""
+    return (
+        docker_host.removeprefix("unix://") if docker_host.startswith("unix://") else CONTAINER_DOCKER_SOCKET
+    )
+
+
+def memory_in_mb(limit: str) -> int:
+    """'2g' -> 2048, '512m' -> 512 (pulumi-docker takes megabytes)."""
+    units = {"b": 1 / 2**20, "k": 1 / 2**10, "m": 1, "g": 2**10}
+    unit = limit[-1] if limit[-1] in units else "b"
+    number = int(limit.rstrip("bkmg"))
+    return max(1, int(number * units[unit]))
