@@ -25,7 +25,9 @@ if command -v docker >/dev/null && engine_answers; then
   exit 0
 fi
 
-command -v dockerd >/dev/null && command -v docker >/dev/null || install_docker
+if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
+  install_docker
+fi
 
 # Only start our own engine for the default local socket; a remote DOCKER_HOST is someone else's to run.
 if [[ -n "${DOCKER_HOST:-}" && "${DOCKER_HOST}" != "unix:///var/run/docker.sock" ]]; then
@@ -33,9 +35,15 @@ if [[ -n "${DOCKER_HOST:-}" && "${DOCKER_HOST}" != "unix:///var/run/docker.sock"
 fi
 [[ "$(id -u)" == 0 ]] || die "no engine answers and starting dockerd needs root"
 
-# A dockerd killed without cleanup leaves its pid file behind and the next one refuses to start.
+# A dockerd killed without cleanup leaves its pid file behind and the next one refuses to start. A killed
+# dockerd whose parent never reaps it stays a zombie, which `kill -0` still finds: look at its state.
 pid_file=/var/run/docker.pid
-if [[ -f "$pid_file" ]] && ! kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+dockerd_alive() {
+  local pid
+  pid="$(cat "$pid_file" 2>/dev/null)" || return 1
+  [[ "$(ps -o comm= -p "$pid" 2>/dev/null)" == dockerd && "$(ps -o stat= -p "$pid")" != Z* ]]
+}
+if [[ -f "$pid_file" ]] && ! dockerd_alive; then
   say "removing stale $pid_file"
   rm -f "$pid_file"
 fi

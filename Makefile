@@ -1,0 +1,74 @@
+# The verbs of rpa-platform. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+STACK ?= dev
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+POLICY_VENV := infra/policies/venv
+PULUMI_VERSION := 3.272.0
+
+# Local defaults: state in the repository (gitignored), a documented passphrase for its secrets, the local
+# Prefect server. Override any of them in the environment (CI passes its own backend and passphrase).
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+export PULUMI_CONFIG_PASSPHRASE ?= rpa-platform-local
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+PREFECT_HOME ?= $(CURDIR)/.prefect-home
+export PREFECT_HOME
+
+.PHONY: help setup lint check list-config test bench image server preview up refresh destroy pulumi-cli
+
+help: ## List the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
+
+setup: ## Create the virtualenvs: the project's (.venv) and the policy pack's (infra/policies/venv)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/pip install --quiet -r infra/policies/requirements.txt
+
+lint: ## ruff: lint and formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check: ## Validate every stack file (Pulumi.<stack>.yaml) and the rules between them
+	$(BIN)/python -m infra.check
+
+list-config: ## Show what each stack puts on Prefect and Docker, by name
+	$(BIN)/python -m infra.list_config
+
+test: ## Run the test suite (real Prefect server; Docker tests need the engine and `make image`)
+	$(BIN)/python -m pytest
+
+bench: ## Benchmarks (not part of CI); results in bench-results/
+	$(BIN)/python -m tests.bench.run
+
+image: ## Build the runtime image (workers and flow runs) locally, without a registry
+	bash docker/build-images.sh
+
+server: ## Start the local Prefect server on 127.0.0.1:4200 (state in .prefect-home/)
+	$(BIN)/prefect server start --host 127.0.0.1 --port 4200 --background
+
+pulumi-cli:
+	@command -v pulumi >/dev/null || { \
+	  echo "The Pulumi CLI is not installed; nothing was done. Install the pinned version:"; \
+	  echo "  curl -fsSL https://get.pulumi.com | sh -s -- --version $(PULUMI_VERSION)"; \
+	  echo "then run this again. (Everything else - make check, make test - works without it.)"; \
+	  exit 1; }
+
+preview: pulumi-cli check ## pulumi preview for STACK (default dev), with the policy pack
+	pulumi stack select --create $(STACK)
+	pulumi preview --stack $(STACK) --policy-pack infra/policies --diff
+
+up: pulumi-cli check ## pulumi up for STACK (default dev), with the policy pack
+	pulumi stack select --create $(STACK)
+	pulumi up --stack $(STACK) --policy-pack infra/policies --yes
+
+refresh: pulumi-cli ## pulumi refresh for STACK: show drift between the stack and what is really there
+	pulumi refresh --stack $(STACK) --yes
+
+destroy: pulumi-cli ## pulumi destroy for STACK
+	pulumi destroy --stack $(STACK) --yes

@@ -1,0 +1,64 @@
+"""One breaker per external service and process: after `failure_threshold` consecutive failures calls fail fast
+for `cooldown_seconds`; then one trial call is let through (half-open) and its outcome closes or reopens it."""
+
+import threading
+import time
+from enum import StrEnum
+
+from flows.runtime.errors import CircuitOpenError
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker:
+    def __init__(self, service: str, failure_threshold: int = 5, cooldown_seconds: float = 30.0) -> None:
+        self.service = service
+        self._failure_threshold = failure_threshold
+        self._cooldown_seconds = cooldown_seconds
+        self._lock = threading.Lock()
+        self._state = BreakerState.CLOSED
+        self._consecutive_failures = 0
+        self._opened_at = 0.0
+        self._trial_in_flight = False
+
+    @property
+    def state(self) -> BreakerState:
+        with self._lock:
+            return self._current_state(time.monotonic())
+
+    def before_call(self) -> None:
+        """Raises CircuitOpenError instead of letting a call through while the service is presumed down."""
+        now = time.monotonic()
+        with self._lock:
+            state = self._current_state(now)
+            if state is BreakerState.CLOSED:
+                return
+            if state is BreakerState.HALF_OPEN and not self._trial_in_flight:
+                self._state = BreakerState.HALF_OPEN
+                self._trial_in_flight = True
+                return
+            retry_in = max(0.0, self._opened_at + self._cooldown_seconds - now)
+        raise CircuitOpenError(self.service, retry_in)
+
+    def record_success(self) -> None:
+        with self._lock:
+            self._state = BreakerState.CLOSED
+            self._consecutive_failures = 0
+            self._trial_in_flight = False
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self._consecutive_failures += 1
+            if self._state is BreakerState.HALF_OPEN or self._consecutive_failures >= self._failure_threshold:
+                self._state = BreakerState.OPEN
+                self._opened_at = time.monotonic()
+            self._trial_in_flight = False
+
+    def _current_state(self, now: float) -> BreakerState:
+        if self._state is BreakerState.OPEN and now - self._opened_at >= self._cooldown_seconds:
+            return BreakerState.HALF_OPEN
+        return self._state

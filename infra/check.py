@@ -1,0 +1,35 @@
+"""`make check`: validate every stack file and the rules between them, without the Pulumi CLI.
+
+Exit status 1 with every problem listed (file, key, what is allowed) when anything is wrong.
+"""
+
+import sys
+
+from infra.policies import rules
+from infra.settings import SettingsError
+from infra.stack_config import PROJECT_ROOT, from_stack_file
+
+
+def main() -> int:
+    failed = False
+    for path in sorted(PROJECT_ROOT.glob("Pulumi.*.yaml")):
+        try:
+            settings = from_stack_file(path)
+        except SettingsError as error:
+            print(error, file=sys.stderr)
+            failed = True
+            continue
+        platform = settings.platform
+        print(
+            f"{path.name}: ok ({settings.environment}: {len(platform.pools)} pool(s), {len(platform.queues)} "
+            f"queue(s), {sum(w.replicas for w in platform.workers)} worker(s), {len(platform.variables)} "
+            f"variable(s), {len(platform.concurrency_limits)} limit(s))"
+        )
+    for violation in rules.environments_grow_toward_production(rules.read_stack_platforms()):
+        print(f"environments: {violation}", file=sys.stderr)
+        failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

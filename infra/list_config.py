@@ -1,0 +1,34 @@
+"""`make list-config`: what each stack puts on the Prefect server and Docker, by the names they will have."""
+
+import sys
+
+from infra.stack_config import PROJECT_ROOT, from_stack_file
+from infra.worker_spec import worker_container_specs
+
+
+def main() -> int:
+    for stack in ("dev", "staging", "prod"):
+        settings = from_stack_file(PROJECT_ROOT / f"Pulumi.{stack}.yaml")
+        platform = settings.platform
+        print(f"{stack} ({settings.environment}) -> {settings.config.prefect_api_url}")
+        for pool in platform.pools:
+            print(f"  work pool     {settings.pool_name(pool.name)}: {pool.type}, limit {pool.concurrency_limit}")
+        for queue in platform.queues:
+            print(
+                f"  work queue    {settings.pool_name(queue.pool)}/{queue.name}: priority {queue.priority}, "
+                f"limit {queue.concurrency_limit}"
+            )
+        for spec in worker_container_specs(settings):
+            print(f"  worker        {spec.name}: {spec.image} on {spec.docker_host}, {' '.join(spec.command[3:])}")
+        for key, value in platform.variables.items():
+            print(f"  variable      {settings.variable_name(key)} = {value!r}")
+        for limit in platform.concurrency_limits:
+            rate = f", {limit.slot_decay_per_second:g} slots/s" if limit.slot_decay_per_second else ""
+            print(f"  limit         {settings.limit_name(limit.name)}: {limit.limit}{rate}")
+        for tag, limit in platform.tag_limits.items():
+            print(f"  tag limit     {settings.tag(tag)}: {limit}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The platform's policy rules as plain functions over resource types and properties.
+
+They import nothing but the standard library and PyYAML, so that the policy pack (which runs in its own
+virtualenv, with the older protobuf/grpcio that pulumi-policy pins) and the project's tests (in the main
+virtualenv) share them unchanged. Each rule returns the violations it finds, as messages.
+"""
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONTAINER = "docker:index/container:Container"
+WORK_POOL = "pulumi-python:dynamic/prefect:WorkPool"
+WORK_QUEUE = "pulumi-python:dynamic/prefect:WorkQueue"
+GLOBAL_LIMIT = "pulumi-python:dynamic/prefect:GlobalConcurrencyLimit"
+TAG_LIMIT = "pulumi-python:dynamic/prefect:TaskRunConcurrencyLimit"
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STACK_ORDER = ("dev", "staging", "prod")
+"""Each stack's limits must be at least those of the stack before it."""
+
+Resource = tuple[str, Mapping[str, Any]]
+"""(type token, input properties), as the policy engine gives them."""
+
+
+def worker_command(props: Mapping[str, Any]) -> list[str] | None:
+    command = list(props.get("command") or [])
+    return command if command[:3] == ["prefect", "worker", "start"] else None
+
+
+def flag(command: list[str], name: str) -> str | None:
+    return command[command.index(name) + 1] if name in command[:-1] else None
+
+
+def no_privileged_worker(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type == CONTAINER and props.get("privileged"):
+        return [
+            f"container '{props.get('name')}' runs privileged: workers start flow runs through the mounted "
+            "Docker socket and never need it"
+        ]
+    return []
+
+
+def no_zero_limit_unless_inactive(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A limit of 0 stops everything it guards; that is only meant when the object is switched off."""
+    name = props.get("name") or props.get("tag")
+    if resource_type == GLOBAL_LIMIT and props.get("limit") == 0 and props.get("active", True):
+        return [f"concurrency limit '{name}' is 0 while active: nothing it guards can run; set active: false"]
+    if resource_type == TAG_LIMIT and props.get("limit") == 0:
+        return [f"tag limit '{name}' is 0: every task run with the tag waits forever; remove the limit"]
+    stopped = props.get("concurrencyLimit") == 0 and not props.get("paused")
+    if resource_type in (WORK_POOL, WORK_QUEUE) and stopped:
+        kind = "work pool" if resource_type == WORK_POOL else "work queue"
+        return [f"{kind} '{name}' has concurrencyLimit 0 while not paused: set paused: true to stop it"]
+    return []
+
+
+def workers_target_pools_of_their_stack(resources: Iterable[Resource]) -> list[str]:
+    resources = list(resources)
+    pools = {props.get("name") for kind, props in resources if kind == WORK_POOL}
+    violations = []
+    for kind, props in resources:
+        command = worker_command(props) if kind == CONTAINER else None
+        pool = flag(command, "--pool") if command else None
+        if command is not None and pool not in pools:
+            violations.append(
+                f"worker '{props.get('name')}' polls pool '{pool}', which this stack does not define "
+                f"(pools: {', '.join(sorted(p for p in pools if p)) or 'none'})"
+            )
+    return violations
+
+
+def worker_capacity_reaches_pool_limit(resources: Iterable[Resource]) -> list[str]:
+    """A pool admitting more concurrent flow runs than its workers can start leaves runs waiting silently."""
+    resources = list(resources)
+    capacity: dict[str, int] = defaultdict(int)
+    for kind, props in resources:
+        command = worker_command(props) if kind == CONTAINER else None
+        if command:
+            capacity[flag(command, "--pool") or ""] += int(flag(command, "--limit") or 0)
+    violations = []
+    for kind, props in resources:
+        limit = props.get("concurrencyLimit")
+        if kind == WORK_POOL and limit is not None and capacity[props["name"]] < limit:
+            violations.append(
+                f"pool '{props['name']}' admits {int(limit)} concurrent flow runs but its workers start at "
+                f"most {capacity[props['name']]} (replicas x limit); add replicas or raise the worker limit"
+            )
+    return violations
+
+
+def stack_limits(platform: Mapping[str, Any]) -> dict[str, float]:
+    """The numbers that must not shrink from dev to staging to prod, keyed by role (no stack prefix)."""
+    limits: dict[str, float] = {}
+    capacity: dict[str, int] = defaultdict(int)
+    for worker in platform.get("workers") or []:
+        capacity[worker.get("pool")] += worker.get("replicas", 1) * worker.get("limit", 0)
+    for pool in platform.get("pools") or []:
+        if pool.get("concurrencyLimit") is not None:
+            limits[f"pool {pool['name']} concurrencyLimit"] = pool["concurrencyLimit"]
+        limits[f"pool {pool['name']} worker capacity"] = capacity[pool["name"]]
+    for queue in platform.get("queues") or []:
+        if queue.get("concurrencyLimit") is not None:
+            limits[f"queue {queue['pool']}/{queue['name']} concurrencyLimit"] = queue["concurrencyLimit"]
+    for limit in platform.get("concurrencyLimits") or []:
+        limits[f"concurrency limit {limit['name']}"] = limit["limit"]
+    for key, value in (platform.get("variables") or {}).items():
+        if key.endswith("_max_concurrent_tasks") and isinstance(value, int | float):
+            limits[f"variable {key}"] = value
+    return limits
+
+
+def environments_grow_toward_production(platforms: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """prod's limits not below staging's, staging's not below dev's, for the same roles."""
+    violations = []
+    present = [stack for stack in STACK_ORDER if stack in platforms]
+    for lower, higher in itertools.pairwise(present):
+        lower_limits, higher_limits = stack_limits(platforms[lower]), stack_limits(platforms[higher])
+        for role in sorted(lower_limits.keys() & higher_limits.keys()):
+            if higher_limits[role] < lower_limits[role]:
+                violations.append(
+                    f"{role}: {higher} has {higher_limits[role]:g}, below {lower}'s {lower_limits[role]:g}"
+                )
+    return violations
+
+
+def read_stack_platforms(root: Path = PROJECT_ROOT) -> dict[str, dict[str, Any]]:
+    """`rpa-platform:platform` of every shipped stack file (plain YAML: no Pulumi, no secrets needed)."""
+    platforms = {}
+    for stack in STACK_ORDER:
+        path = root / f"Pulumi.{stack}.yaml"
+        if path.exists():
+            config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+            platforms[stack] = config.get("rpa-platform:platform") or {}
+    return platforms
