@@ -15,9 +15,16 @@ engine_answers() { docker info >/dev/null 2>&1; }
 install_docker() {
   [[ "$(id -u)" == 0 ]] || die "dockerd is not installed and this is not root: run 'sudo apt-get install -y docker.io'"
   say "installing docker.io (apt)"
+  # The package's init script would start dockerd with its default bridge network, which this machine must
+  # not have: forbid service starts during the install (Debian's policy-rc.d) unless a policy exists.
+  local policy=/usr/sbin/policy-rc.d added=0 status=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=1
+  fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq docker.io >/dev/null
+  { apt-get update -qq && apt-get install -y -qq docker.io >/dev/null; } || status=$?
+  [[ "$added" == 0 ]] || rm -f "$policy"
+  [[ "$status" == 0 ]] || die "apt-get install docker.io failed ($status)"
 }
 
 if command -v docker >/dev/null && engine_answers; then
@@ -38,18 +45,17 @@ fi
 # A dockerd killed without cleanup leaves its pid file behind and the next one refuses to start. A killed
 # dockerd whose parent never reaps it stays a zombie, which `kill -0` still finds: look at its state.
 pid_file=/var/run/docker.pid
-dockerd_alive() {
-  local pid
-  pid="$(cat "$pid_file" 2>/dev/null)" || return 1
-  [[ "$(ps -o comm= -p "$pid" 2>/dev/null)" == dockerd && "$(ps -o stat= -p "$pid")" != Z* ]]
+dockerd_alive() {  # dockerd_alive PID
+  [[ "$(ps -o comm= -p "$1" 2>/dev/null)" == dockerd && "$(ps -o stat= -p "$1")" != Z* ]]
 }
-if [[ -f "$pid_file" ]] && ! dockerd_alive; then
+if [[ -f "$pid_file" ]] && ! dockerd_alive "$(cat "$pid_file")"; then
   say "removing stale $pid_file"
   rm -f "$pid_file"
 fi
 
 if [[ -f "$pid_file" ]]; then
-  say "dockerd (pid $(cat "$pid_file")) is running but not answering yet; waiting"
+  dockerd_pid="$(cat "$pid_file")"
+  say "dockerd (pid $dockerd_pid) is running but not answering yet; waiting"
 else
   say "starting dockerd (log: $log_file)"
   # No bridge, no iptables: this machine allows host networking only (every container uses --network host).
@@ -57,6 +63,7 @@ else
   # local) has no address; on a host network the host is 127.0.0.1.
   setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false --host-gateway-ip=127.0.0.1 \
     >>"$log_file" 2>&1 </dev/null &
+  dockerd_pid=$!
 fi
 
 for ((i = 0; i < wait_seconds; i++)); do
@@ -64,8 +71,10 @@ for ((i = 0; i < wait_seconds; i++)); do
     say "engine ready after ${i}s ($(docker version --format '{{.Server.Version}}'))"
     exit 0
   fi
+  dockerd_alive "$dockerd_pid" || break
   sleep 1
 done
 say "last lines of $log_file:"
 tail -n 30 "$log_file" >&2 || true
+dockerd_alive "$dockerd_pid" || die "dockerd exited; see $log_file"
 die "Docker engine did not answer 'docker info' within ${wait_seconds}s"

@@ -16,6 +16,7 @@ case "${1:-}" in
   *) echo "usage: $0 [--force]" >&2; exit 2 ;;
 esac
 
+docker info >/dev/null 2>&1 || { echo "no Docker engine answers: run .ci/docker-engine.sh" >&2; exit 1; }
 if [[ "$force" == 0 ]] && docker image inspect "$image" >/dev/null 2>&1; then
   echo "base image $image exists; skipping (--force rebuilds)"
   exit 0
@@ -27,7 +28,7 @@ if ! command -v debootstrap >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
 fi
 
-# The mirror apt reaches here is the one that works offline-from-the-internet; take the first Debian
+# Reuse the mirror apt uses here: it is the one this machine can reach. Take the first Debian
 # archive (not -security) from apt's sources, in either the one-line or the deb822 format.
 apt_mirror() {
   local files=(/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources)
@@ -41,7 +42,12 @@ apt_mirror() {
 mirror="${RPA_DEBIAN_MIRROR:-$(apt_mirror || true)}"
 mirror="${mirror:-http://deb.debian.org/debian}"
 
-cleanup() { rm -rf "$rootfs"; }
+# debootstrap mounts proc and sys (in a container it binds the host's /dev) inside the target; a failed run
+# can leave them mounted, and rm -rf must never descend into them.
+cleanup() {
+  awk -v root="$rootfs/" 'index($2, root) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l
+  rm -rf --one-file-system "$rootfs"
+}
 trap cleanup EXIT
 cleanup
 mkdir -p "$rootfs"

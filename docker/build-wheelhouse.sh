@@ -37,7 +37,9 @@ else
 fi
 
 rm -rf "$wheelhouse/project"
-pip_wheel --no-deps --wheel-dir "$wheelhouse/project" "$repo_root"
+# A fixed timestamp makes the wheel byte-identical while the code is, so Docker's cache (and the image id)
+# holds across builds of an unchanged tree.
+SOURCE_DATE_EPOCH=315532800 pip_wheel --no-deps --wheel-dir "$wheelhouse/project" "$repo_root"
 # setuptools leaves its build tree in the repo; it would otherwise leak stale modules into later wheels.
 rm -rf "$repo_root/build"
 

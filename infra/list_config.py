@@ -12,14 +12,16 @@ def main() -> int:
         platform = settings.platform
         print(f"{stack} ({settings.environment}) -> {settings.config.prefect_api_url}")
         for pool in platform.pools:
-            print(f"  work pool     {settings.pool_name(pool.name)}: {pool.type}, limit {pool.concurrency_limit}")
+            limit = pool.concurrency_limit
+            print(f"  work pool     {settings.pool_name(pool.name)}: {pool.type}, limit {limit}")
         for queue in platform.queues:
             print(
                 f"  work queue    {settings.pool_name(queue.pool)}/{queue.name}: priority {queue.priority}, "
                 f"limit {queue.concurrency_limit}"
             )
         for spec in worker_container_specs(settings):
-            print(f"  worker        {spec.name}: {spec.image} on {spec.docker_host}, {' '.join(spec.command[3:])}")
+            arguments = " ".join(spec.command[3:])
+            print(f"  worker        {spec.name}: {spec.image} on {spec.docker_host}, {arguments}")
         for key, value in platform.variables.items():
             print(f"  variable      {settings.variable_name(key)} = {value!r}")
         for limit in platform.concurrency_limits:

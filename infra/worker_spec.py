@@ -16,6 +16,16 @@ LABEL_PREFIX = "rpa-platform"
 
 
 @dataclass(frozen=True)
+class HealthCheck:
+    test: list[str]
+    interval_seconds: int = 30
+    timeout_seconds: int = 10
+    retries: int = 3
+    start_period_seconds: int = 30
+    """A worker needs a few seconds to import Prefect and register before its endpoint answers."""
+
+
+@dataclass(frozen=True)
 class WorkerContainerSpec:
     name: str
     stack: str
@@ -33,7 +43,7 @@ class WorkerContainerSpec:
     volumes: list[tuple[str, str]]
     """(path on the Docker host, path in the container)."""
     health_port: int
-    healthcheck: list[str]
+    healthcheck: HealthCheck
     memory_mb: int | None
     restart: str = "unless-stopped"
     privileged: bool = field(default=False, init=False)
@@ -56,6 +66,12 @@ def worker_container_spec(
     name = rpa_naming.worker_name(settings.stack, pool.name, replica)
     health_port = worker.health_port + replica - 1
     health_url = f"http://127.0.0.1:{health_port}/health"
+    # Docker workers start flow-run containers through the host's engine.
+    volumes = (
+        [(docker_socket_on_host(worker.docker_host), CONTAINER_DOCKER_SOCKET)]
+        if pool.type == "docker"
+        else []
+    )
     command = ["prefect", "worker", "start", "--pool", pool_name, "--type", pool.type]
     command += ["--limit", str(worker.limit), "--name", name, "--with-healthcheck"]
     for queue in worker.queues:
@@ -93,16 +109,16 @@ def worker_container_spec(
             f"{LABEL_PREFIX}.replica": str(replica),
         },
         network_mode=worker.network_mode,
-        volumes=[(docker_socket_on_host(worker.docker_host), CONTAINER_DOCKER_SOCKET)]
-        if pool.type == "docker"
-        else [],
+        volumes=volumes,
         health_port=health_port,
-        healthcheck=[
-            "CMD",
-            "python",
-            "-c",
-            f"import urllib.request; urllib.request.urlopen({health_url!r}, timeout=5)",
-        ],
+        healthcheck=HealthCheck(
+            [
+                "CMD",
+                "python",
+                "-c",
+                f"import urllib.request; urllib.request.urlopen({health_url!r}, timeout=5)",
+            ]
+        ),
         memory_mb=memory_in_mb(worker.mem_limit) if worker.mem_limit else None,
     )
 

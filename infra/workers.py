@@ -63,7 +63,11 @@ class Workers(pulumi.ComponentResource):
             privileged=spec.privileged,
             memory=spec.memory_mb,
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=spec.healthcheck, interval="30s", timeout="10s", retries=3, start_period="30s"
+                tests=spec.healthcheck.test,
+                interval=f"{spec.healthcheck.interval_seconds}s",
+                timeout=f"{spec.healthcheck.timeout_seconds}s",
+                retries=spec.healthcheck.retries,
+                start_period=f"{spec.healthcheck.start_period_seconds}s",
             ),
             must_run=True,
             opts=pulumi.ResourceOptions(

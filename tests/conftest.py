@@ -1,7 +1,9 @@
-"""Session-wide: one real Prefect server, and this process pointed at it before Prefect is imported."""
+"""Session-wide: one real Prefect server, this process pointed at it before Prefect is imported, and the
+dynamic-provider process the Pulumi engine would start, configured for that server."""
 
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,11 @@ os.environ["PREFECT_HOME"] = str(_server.home)
 os.environ["PREFECT_API_URL"] = _server.api_url
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+from prefect.client.orchestration import SyncPrefectClient, get_client  # noqa: E402
+
+from infra import config_keys  # noqa: E402
+from tests.support.provider_protocol import DynamicProviderProcess  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[PrefectServer]:
@@ -32,3 +39,24 @@ def prefect_server() -> Iterator[PrefectServer]:
 @pytest.fixture(scope="session")
 def session_dir() -> Path:
     return _session_dir
+
+
+@pytest.fixture(scope="session")
+def provider_process(prefect_server: PrefectServer) -> Iterator[DynamicProviderProcess]:
+    """`python -m pulumi.dynamic`, configured with the stack config key for the session's server."""
+    process = DynamicProviderProcess(log_path=_session_dir / "provider.log")
+    process.start()
+    process.configure({config_keys.qualified(config_keys.API_URL): prefect_server.api_url})
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def client(prefect_server: PrefectServer) -> Iterator[SyncPrefectClient]:
+    with get_client(sync_client=True) as prefect_client:
+        yield prefect_client
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:8]

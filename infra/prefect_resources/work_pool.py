@@ -127,15 +127,14 @@ class WorkPoolProvider(PrefectProvider[WorkPoolInputs]):
     def update_object(
         self, client: SyncPrefectClient, object_id: str, inputs: WorkPoolInputs, old: WorkPoolInputs | None
     ) -> None:
-        client.update_work_pool(
-            inputs.name,
-            WorkPoolUpdate(
-                description=inputs.description,
-                concurrency_limit=inputs.concurrency_limit,
-                is_paused=inputs.paused,
-                base_job_template=inputs.base_job_template,
-            ),
+        update = WorkPoolUpdate(
+            description=inputs.description,
+            concurrency_limit=inputs.concurrency_limit,
+            is_paused=inputs.paused,
         )
+        if inputs.base_job_template is not None:  # The server refuses null; absent leaves it as it is.
+            update.base_job_template = inputs.base_job_template
+        client.update_work_pool(inputs.name, update)
 
     def delete_object(self, client: SyncPrefectClient, object_id: str, inputs: WorkPoolInputs) -> None:
         client.delete_work_pool(inputs.name)

@@ -1,36 +1,10 @@
-"""Providers served by the real dynamic-provider process, configured like the engine configures them."""
+"""Resources under a simulated engine, each destroyed after its test."""
 
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from prefect.client.orchestration import SyncPrefectClient, get_client
 
-from infra import config_keys
-from tests.support.prefect_server import PrefectServer
 from tests.support.provider_protocol import DynamicProviderProcess, EngineStack
-
-
-@pytest.fixture(scope="module")
-def provider_process(
-    prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DynamicProviderProcess]:
-    process = DynamicProviderProcess(log_path=tmp_path_factory.mktemp("provider") / "provider.log")
-    process.start()
-    process.configure({config_keys.qualified(config_keys.API_URL): prefect_server.api_url})
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def client(prefect_server: PrefectServer) -> Iterator[SyncPrefectClient]:
-    with get_client(sync_client=True) as prefect_client:
-        yield prefect_client
-
-
-@pytest.fixture
-def unique() -> str:
-    return uuid.uuid4().hex[:8]
 
 
 @pytest.fixture

@@ -35,7 +35,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
+# Session scope, like prefect_server: pytest sets up wider scopes first, so a module-scoped check would only
+# run after the server had started for nothing.
+@pytest.fixture(scope="session")
 def image() -> str:
     if shutil.which("docker") is None:
         _unavailable("no docker CLI on PATH")
@@ -111,7 +113,7 @@ def test_docker_sdk_in_the_image_negotiates_with_the_engine(image: str) -> None:
 
 
 @pytest.fixture
-def docker_pool(prefect_server: PrefectServer, image: str) -> Iterator[str]:
+def docker_pool(image: str, prefect_server: PrefectServer) -> Iterator[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect_docker.worker import DockerWorker
