@@ -18,7 +18,7 @@ export DO_NOT_TRACK := 1
 PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_HOME
 
-.PHONY: help setup lint check list-config test bench image server preview up refresh destroy pulumi-cli
+.PHONY: help setup lint check list-config test bench image server server-stop local preview up refresh destroy pulumi-cli
 
 help: ## List the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
@@ -49,8 +49,18 @@ bench: ## Benchmarks (not part of CI); results in bench-results/
 image: ## Build the runtime image (workers and flow runs) locally, without a registry
 	bash docker/build-images.sh
 
-server: ## Start the local Prefect server on 127.0.0.1:4200 (state in .prefect-home/)
-	$(BIN)/prefect server start --host 127.0.0.1 --port 4200 --background
+HEALTH := $(BIN)/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:4200/api/health', timeout=2)"
+
+server: ## Start the local Prefect server on 127.0.0.1:4200 unless one answers (state in .prefect-home/)
+	@if $(HEALTH) 2>/dev/null; then echo "Prefect server already answers on 127.0.0.1:4200"; else \
+	  $(BIN)/prefect server start --host 127.0.0.1 --port 4200 --background >/dev/null && \
+	  for _ in $$(seq 120); do $(HEALTH) 2>/dev/null && break; sleep 1; done && $(HEALTH) && \
+	  echo "Prefect server started on 127.0.0.1:4200 (make server-stop stops it)"; fi
+
+server-stop: ## Stop the local Prefect server started by `make server`
+	$(BIN)/prefect server stop
+
+local: pulumi-cli server image up ## The main job on the embedded defaults: local server, image, `up` for STACK
 
 pulumi-cli:
 	@command -v pulumi >/dev/null || { \
