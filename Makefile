@@ -18,10 +18,10 @@ export DO_NOT_TRACK := 1
 PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_HOME
 
-.PHONY: help setup lint check list-config test bench image server server-stop local preview up refresh destroy pulumi-cli
+.PHONY: help setup lint check list-config test bench deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli
 
 help: ## List the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
+	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
 
 setup: ## Create the virtualenvs: the project's (.venv) and the policy pack's (infra/policies/venv)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,15 @@ test: ## Run the test suite (real Prefect server; Docker tests need the engine a
 
 bench: ## Benchmarks (not part of CI); results in bench-results/
 	$(BIN)/python -m tests.bench.run
+
+deploy: check ## prefect deploy: the flows' deployments of STACK (default dev) into its pools
+	$(BIN)/prefect --no-prompt deploy --name rpa1/$(STACK) --name rpa2/$(STACK) --name rpa3/$(STACK)
+
+run-%: ## Run a deployment and follow it: `make run-rpa3-dev` runs rpa3/dev
+	$(BIN)/prefect deployment run $(subst -,/,$*) --watch
+
+demo-erp: ## The demo ERP the flows call, on 127.0.0.1:8765 (foreground)
+	$(BIN)/python -m flows.demo_erp --port 8765
 
 image: ## Build the runtime image (workers and flow runs) locally, without a registry
 	bash docker/build-images.sh

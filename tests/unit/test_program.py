@@ -51,7 +51,8 @@ def test_inventory_matches_the_stack_file(stack: str) -> None:
     }
     for pool in pools:
         env = pool.inputs["jobDefaults"]["env"]
-        assert env == {"RPA_STACK": stack, "RPA_ENVIRONMENT": settings.environment}
+        assert env["RPA_STACK"] == stack
+        assert env["RPA_ENVIRONMENT"] == settings.environment
         assert pool.inputs["jobDefaults"]["network_mode"] == "host"
 
     queues = inventory.of_type("prefect:WorkQueue")
