@@ -43,8 +43,9 @@ list-config: ## Show what each stack puts on Prefect and Docker, by name
 test: ## Run the test suite (real Prefect server; Docker tests need the engine and `make image`)
 	$(BIN)/python -m pytest
 
-bench: ## Benchmarks (not part of CI); results in bench-results/
+bench: ## Benchmarks (not part of CI): the flows' runtime, the providers' latency; results in bench-results/
 	$(BIN)/python -m tests.bench.run
+	$(BIN)/python -m tests.bench.provider_latency
 
 deploy: check ## prefect deploy: the flows' deployments of STACK (default dev) into its pools
 	$(BIN)/prefect --no-prompt deploy --name rpa1/$(STACK) --name rpa2/$(STACK) --name rpa3/$(STACK)

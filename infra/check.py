@@ -6,7 +6,9 @@ Exit status 1 with every problem listed (file, key, what is allowed) when anythi
 
 import sys
 
+from infra import config_keys
 from infra.deployment_check import check_prefect_yaml
+from infra.flow_requirements import flow_requirement_problems
 from infra.policies import rules
 from infra.settings import SettingsError
 from infra.stack_config import PROJECT_ROOT, from_stack_file
@@ -23,6 +25,9 @@ def main() -> int:
             failed = True
             continue
         stacks.append(settings)
+        for problem in flow_requirement_problems(settings):
+            print(f"{path.name}: {config_keys.PROJECT}:{problem.property}: {problem.reason}", file=sys.stderr)
+            failed = True
         platform = settings.platform
         print(
             f"{path.name}: ok ({settings.environment}: {len(platform.pools)} pool(s), {len(platform.queues)} "

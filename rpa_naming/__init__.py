@@ -19,6 +19,20 @@ LOCAL_STACK: Final = "dev"
 LOCAL_ENVIRONMENT: Final[Environment] = "development"
 
 
+# What the shipped RPA flows read from every stack: a Variable per flow and setting, and the global limits
+# guarding the external systems they call. `make check` verifies each stack file carries them.
+FLOWS: Final = ("rpa1", "rpa2", "rpa3")
+MAX_CONCURRENT_TASKS: Final = "max_concurrent_tasks"  # the task runner's width
+TIMEOUT: Final = "timeout"  # seconds one external call may take, waiting and retries included
+FLOW_SETTINGS: Final = (MAX_CONCURRENT_TASKS, TIMEOUT)
+
+ERP_API: Final = "erp-api"  # concurrent calls to the ERP
+ERP_API_RATE: Final = "erp-api-rate"  # calls started per second (a limit with slot decay)
+DB_WRITE: Final = "db-write"  # concurrent write transactions on the results database (1 for SQLite)
+CONCURRENCY_RESOURCES: Final = (ERP_API, DB_WRITE)
+RATE_RESOURCES: Final = (ERP_API_RATE,)
+
+
 def work_pool_name(stack: str, pool: str) -> str:
     return f"{stack}-{pool}"
 

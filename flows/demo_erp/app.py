@@ -62,7 +62,9 @@ def create_app(behaviour: ErpBehaviour) -> Starlette:
         return records.post_invoice(body.invoice_number)
 
     async def customers(request: Request) -> object:
-        return records.customers_page(int(request.query_params["page"]), int(request.query_params["page_size"]))
+        return records.customers_page(
+            int(request.query_params["page"]), int(request.query_params["page_size"])
+        )
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -8,7 +8,7 @@ class ErpBehaviour(BaseModel):
     # The ERP's own protection: beyond these it answers 429 with Retry-After. None means "not enforced".
     max_concurrency: int | None = Field(default=None, ge=1)
     rate_per_second: float | None = Field(default=None, gt=0)
-    # Token-bucket capacity for the rate: the same shape as a Prefect rate limit (limit = burst, decay = rate).
+    # Token-bucket capacity: the shape of a Prefect rate limit (limit = burst, slot decay = rate).
     rate_burst: int | None = Field(default=None, ge=1)
     retry_after_seconds: int = Field(default=1, ge=0)
     # When set, every business request fails with this status: an outage, for circuit-breaker demos.

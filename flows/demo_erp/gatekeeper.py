@@ -31,7 +31,9 @@ class Gatekeeper:
     def reconfigure(self, behaviour: ErpBehaviour) -> None:
         self.behaviour = behaviour
         rate = behaviour.rate_per_second
-        self.bucket = None if rate is None else TokenBucket(rate, behaviour.rate_burst or max(1, math.ceil(rate)))
+        self.bucket = (
+            None if rate is None else TokenBucket(rate, behaviour.rate_burst or max(1, math.ceil(rate)))
+        )
 
     def reset(self) -> None:
         self.stats = ErpStats()

@@ -31,7 +31,10 @@ def reconcile(item_id: str, amount_cents: int) -> dict[str, object]:
 
 
 def post_invoice(invoice_number: str) -> dict[str, object]:
-    return {"invoice_number": invoice_number, "erp_document_id": f"ERP-{_digest(invoice_number) % 10**10:010d}"}
+    return {
+        "invoice_number": invoice_number,
+        "erp_document_id": f"ERP-{_digest(invoice_number) % 10**10:010d}",
+    }
 
 
 def customers_page(page: int, page_size: int) -> dict[str, object]:

@@ -1,5 +1,6 @@
-"""One breaker per external service and process: after `failure_threshold` consecutive failures calls fail fast
-for `cooldown_seconds`; then one trial call is let through (half-open) and its outcome closes or reopens it."""
+"""One breaker per external service and process: after `failure_threshold` consecutive failures, calls fail
+fast for `cooldown_seconds`; then one trial call is let through (half-open) and its outcome closes or reopens
+the circuit. Only failures of the service count (5xx, transport errors); a 429 means it is alive."""
 
 import threading
 import time
@@ -56,6 +57,11 @@ class CircuitBreaker:
             if self._state is BreakerState.HALF_OPEN or self._consecutive_failures >= self._failure_threshold:
                 self._state = BreakerState.OPEN
                 self._opened_at = time.monotonic()
+            self._trial_in_flight = False
+
+    def release_trial(self) -> None:
+        """The call never reached the service (e.g. no slot in time): it says nothing about its health."""
+        with self._lock:
             self._trial_in_flight = False
 
     def _current_state(self, now: float) -> BreakerState:

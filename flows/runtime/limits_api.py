@@ -1,46 +1,46 @@
-"""The few Prefect global-concurrency-limit calls the runtime makes, through one shared client.
+"""The few Prefect global-concurrency-limit calls the runtime makes, through one shared Prefect client.
 
-Prefect's client retries 503 ("database is locked" on SQLite) after about 2 s; for slot traffic that is an
-eternity, so the runtime's own threads turn those retries off (`without_client_retries`) and this module
-retries transient failures itself after a few milliseconds. A call that still fails raises; the slot pools
-treat that like a denial and try again later, so an API hiccup slows a flow down but never lets it exceed a
-limit.
+They go through the client's HTTP session (its base URL, auth headers, TLS and connection pool) but not
+through its retry wrapper: on a 503 (SQLite's "database is locked", frequent under slot traffic) that
+wrapper sleeps about 2 s, and it still sleeps once with PREFECT_CLIENT_MAX_RETRIES=0 (Prefect 3.9.1,
+`PrefectHttpxSyncClient._send_with_retry`). Slot traffic cannot afford that, so transient failures are
+retried here after a few milliseconds. A call that still fails raises; the pools treat that like a denial
+and try again later: an API hiccup slows a flow down but never lets it exceed a limit. Responses are parsed
+with Prefect's own schemas.
 """
 
-import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any
 from uuid import UUID
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import ConcurrencyLeaseHolder
-from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
-from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+from prefect.client.schemas.responses import ConcurrencyLimitWithLeaseResponse, GlobalConcurrencyLimitResponse
 
 from flows.runtime.errors import MissingConcurrencyLimitError
 
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
-_TRANSIENT_ATTEMPTS = 6
+_ATTEMPTS = 10
+_FIRST_RETRY_SECONDS = 0.005
+_MAX_RETRY_SECONDS = 0.1
 
 
-@contextmanager
-def without_client_retries() -> Iterator[None]:
-    """For the current thread only: Prefect's client returns 5xx at once instead of sleeping ~2 s.
+class LimitsApiError(RuntimeError):
+    def __init__(self, response: httpx.Response) -> None:
+        request = response.request
+        super().__init__(
+            f"{request.method} {request.url.path} -> HTTP {response.status_code}: {response.text}"
+        )
+        self.status_code = response.status_code
 
-    Building the settings copy costs ~35 ms, so threads enter this once, not per call."""
-    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}):
-        yield
+
+class ServerBusy(LimitsApiError):
+    """A transient failure (503 "database is locked" and the like): the server changed nothing."""
 
 
 @dataclass(frozen=True)
@@ -60,21 +60,22 @@ class LimitState:
 
 class LimitsApi:
     def __init__(self, client: SyncPrefectClient, holder: ConcurrencyLeaseHolder | None) -> None:
-        self._client = client
+        # The session of an entered client; see the module docstring for why not its methods.
+        self._session: httpx.Client = client._client
         self._holder = holder
         self._calls = 0
         self._calls_lock = threading.Lock()
 
     @property
     def calls(self) -> int:
-        """Requests sent so far (including transient retries): the runtime's server cost."""
+        """Requests sent so far, retries included: what the runtime costs the Prefect server."""
         return self._calls
 
     def read(self, name: str) -> LimitState:
-        try:
-            limit = self._call(lambda: self._client.read_global_concurrency_limit_by_name(name))
-        except ObjectNotFound as error:
-            raise MissingConcurrencyLimitError(name) from error
+        response = self._send("GET", f"/v2/concurrency_limits/{name}", expected={200, 404})
+        if response.status_code == 404:
+            raise MissingConcurrencyLimitError(name)
+        limit = GlobalConcurrencyLimitResponse.model_validate(response.json())
         return LimitState(
             name=limit.name,
             limit=limit.limit,
@@ -84,66 +85,72 @@ class LimitsApi:
             updated=limit.updated,
         )
 
-    def lease_slot(self, name: str, lease_seconds: float) -> UUID | None:
-        """One slot under a lease the server reclaims if it is not renewed; None when the limit is full."""
-
-        def increment() -> httpx.Response:
-            return self._client.increment_concurrency_slots_with_lease(
-                names=[name], slots=1, mode="concurrency", lease_duration=lease_seconds, holder=self._holder
-            )
-
-        response = self._call_unless_locked(increment)
-        return None if response is None else UUID(response.json()["lease_id"])
+    def lease_slots(self, name: str, slots: int, lease_seconds: float) -> UUID | None:
+        """Slots under one lease the server reclaims unless renewed; None when they do not fit."""
+        body: dict[str, Any] = {
+            "names": [name],
+            "slots": slots,
+            "mode": "concurrency",
+            "lease_duration": lease_seconds,
+        }
+        if self._holder is not None:
+            body["holder"] = self._holder.model_dump(mode="json")
+        response = self._send(
+            "POST", "/v2/concurrency_limits/increment-with-lease", body, expected={200, 423}
+        )
+        if response.status_code == 423:
+            return None
+        return ConcurrencyLimitWithLeaseResponse.model_validate(response.json()).lease_id
 
     def renew(self, lease_id: UUID, lease_seconds: float) -> bool:
-        """False when the lease is gone (expired and reclaimed): its slot may already be someone else's."""
-        try:
-            self._call(lambda: self._client.renew_concurrency_lease(lease_id, lease_seconds))
-        except PrefectHTTPStatusError as error:
-            if _status(error) in (404, 410):
-                return False
-            raise
-        return True
+        """False when the lease is gone (lapsed and reclaimed): its slot may already be someone else's."""
+        path = f"/v2/concurrency_limits/leases/{lease_id}/renew"
+        response = self._send("POST", path, {"lease_duration": lease_seconds}, expected={204, 404, 410})
+        return response.status_code == 204
 
     def release(self, lease_id: UUID) -> None:
-        self._call(lambda: self._client.release_concurrency_slots_with_lease(lease_id))
+        body = {"lease_id": str(lease_id)}
+        self._send("POST", "/v2/concurrency_limits/decrement-with-lease", body, expected={204})
 
     def take_rate_tokens(self, name: str, count: int) -> bool:
-        """Occupy `count` slots of a decaying limit (they drain by themselves); False when it is full."""
+        """Occupy `count` slots of a decaying limit (they drain by themselves); False when it is full.
+        Raises ServerBusy at once, without retrying: the caller times its own retry."""
+        body = {"names": [name], "slots": count, "mode": "rate_limit"}
+        path = "/v2/concurrency_limits/increment"
+        response = self._send("POST", path, body, expected={200, 423}, attempts=1)
+        return response.status_code == 200
 
-        def increment() -> httpx.Response:
-            return self._client.increment_concurrency_slots(names=[name], slots=count, mode="rate_limit")
-
-        return self._call_unless_locked(increment) is not None
-
-    def _call_unless_locked(self, call: Callable[[], httpx.Response]) -> httpx.Response | None:
-        try:
-            return self._call(call)
-        except PrefectHTTPStatusError as error:
-            if _status(error) == 423:
-                return None
-            raise
-
-    def _call(self, call: Callable[[], T]) -> T:
-        for attempt in range(_TRANSIENT_ATTEMPTS):
+    def _send(
+        self, method: str, path: str, body: object = None, *, expected: set[int], attempts: int = _ATTEMPTS
+    ) -> httpx.Response:
+        request = self._session.build_request(method, path, json=body)
+        if self._session.csrf_token:
+            self._session._add_csrf_headers(request)  # refreshes the token when it expires
+        for attempt in range(attempts):
             with self._calls_lock:
                 self._calls += 1
             try:
-                return call()
-            except PrefectHTTPStatusError as error:
-                if _status(error) not in _TRANSIENT_STATUS or attempt == _TRANSIENT_ATTEMPTS - 1:
+                # httpx.Client.send, not the session's override: that is the retry wrapper described above.
+                response = httpx.Client.send(self._session, request)
+            except httpx.TransportError:
+                if attempt == attempts - 1:
                     raise
-                reason: object = _status(error)
-            except httpx.TransportError as error:
-                if attempt == _TRANSIENT_ATTEMPTS - 1:
-                    raise
-                reason = error
-            delay = random.uniform(0.5, 1.5) * 0.01 * 2**attempt
-            logger.debug("transient Prefect API failure (%s); retrying in %.3f s", reason, delay)
-            time.sleep(delay)
+            else:
+                if response.status_code in expected:
+                    return response
+                if _asks_for_csrf_token(response) and not request.headers.get("Prefect-Csrf-Token"):
+                    # Only servers with CSRF protection on (off by default) get here; asking for the token
+                    # up front would cost every client a request through the retry wrapper described above.
+                    self._session._add_csrf_headers(request)
+                    continue
+                if response.status_code not in _TRANSIENT_STATUS:
+                    raise LimitsApiError(response)
+                if attempt == attempts - 1:
+                    raise ServerBusy(response)
+            backoff = min(_MAX_RETRY_SECONDS, _FIRST_RETRY_SECONDS * 2**attempt)
+            time.sleep(backoff * random.uniform(0.5, 1.5))
         raise AssertionError("unreachable")
 
 
-def _status(error: Exception) -> int | None:
-    response = getattr(error, "response", None)
-    return None if response is None else response.status_code
+def _asks_for_csrf_token(response: httpx.Response) -> bool:
+    return response.status_code == 403 and "CSRF" in response.text

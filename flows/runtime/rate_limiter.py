@@ -2,11 +2,11 @@
 
 The server's bucket holds `limit` slots that drain at `slot_decay_per_second`; every call must first occupy a
 slot, so over any T seconds at most limit + rate * T calls start, across all flow runs of the stack. Asking
-per call is what makes Prefect's own `rate_limit` slow; and the server's arithmetic punishes asking often:
-each write keeps only whole decayed slots (`floor`) and resets the decay clock, and a denied request resets
-that clock without applying the decay at all. So a manager thread takes tokens for the waiting tasks in
-blocks, reads the limit first (reads change nothing), and times its write to land just after a whole slot has
-drained, which loses almost nothing to the rounding and is rarely denied.
+per call is what makes Prefect's own `rate_limit` slow, and the server's arithmetic punishes asking at random
+times: each write keeps only whole drained slots (`floor(rate * seconds since updated)`) and restarts the
+clock, losing half a slot on average. So a manager thread takes tokens for the waiting tasks in blocks, reads
+the limit first (reads change nothing), and times each write, and each retry of a write the server was too
+busy for, to land just after a whole slot has drained: almost nothing is lost to the rounding.
 
 Tokens are spent at once or thrown away: a token used late could bunch calls beyond the bucket. A little of
 the bucket is left unused as headroom for the jitter between the server's clock and the call's arrival.
@@ -19,18 +19,20 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import SlotWaitTimeout
-from flows.runtime.limits_api import LimitsApi, LimitState, without_client_retries
+from flows.runtime.limits_api import LimitsApi, LimitState, ServerBusy
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RatePolicy:
-    block_seconds: float = 0.25  # take up to this many seconds' worth of tokens per server write
+    # Tokens per server write: this many seconds' worth, at most half the bucket (the other half absorbs the
+    # server's delays). Each write loses up to one slot to the server's rounding, so bigger is more exact.
+    block_seconds: float = 0.5
     headroom_seconds: float = 0.05  # leave this much of the rate unused in the bucket
     write_margin_seconds: tuple[float, float] = (0.002, 0.008)  # land this long after a slot drained
     retry_seconds: float = 0.05
@@ -85,38 +87,55 @@ class RateLimiter:
         return self._waiting - len(self._grants)
 
     def _manage(self) -> None:
-        with without_client_retries():
-            while True:
-                with self._lock:
-                    while not self._closing and self._unserved() <= 0:
-                        self._manager_wakeup.wait()
-                    if self._closing:
-                        return
-                    wanted = self._unserved()
-                try:
-                    self._serve(wanted)
-                except Exception:
-                    logger.warning("rate limiter %s: Prefect API call failed", self.name, exc_info=True)
-                    self._sleep(self._policy.retry_seconds)
+        while True:
+            with self._lock:
+                while not self._closing and self._unserved() <= 0:
+                    self._manager_wakeup.wait()
+                if self._closing:
+                    return
+                wanted = self._unserved()
+            try:
+                self._serve(wanted)
+            except Exception as error:
+                logger.warning("rate limiter %s: Prefect API call failed: %s", self.name, error)
+                self._sleep(self._policy.retry_seconds)
 
     def _serve(self, wanted: int) -> None:
         state = self._api.read(self.name)
-        received_at = datetime.now(UTC)
         decay = state.slot_decay_per_second
         headroom = math.ceil(decay * self._policy.headroom_seconds) if state.limit > 1 else 0
         capacity = max(1, state.limit - headroom)
-        block = max(1, round(decay * self._policy.block_seconds))
-        count = min(wanted, block, capacity)
-        self._sleep(_seconds_until_room(state, count, capacity, received_at) + random.uniform(
-            *self._policy.write_margin_seconds
-        ))
-        if self._closing:
-            return
-        if self._api.take_rate_tokens(self.name, count):
+        block = max(1, min(capacity // 2, round(decay * self._policy.block_seconds)))
+        now = read_at = datetime.now(UTC)
+        if _room_at(state, wanted, capacity, now) <= now:
+            write_at = now  # the rate is not what holds these tasks back
+        else:
+            # It is: wait for a whole block's room, however few wait now. Others arrive meanwhile, and every
+            # write costs up to a slot in rounding, so fewer, bigger writes keep the rate exact.
+            write_at = _room_at(state, block, capacity, now)
+        while not self._closing:
+            self._sleep_until(write_at)
+            # After a busy server made this write late, the bucket holds more room: take it while it lasts.
+            room = capacity - _occupied(state, read_at, datetime.now(UTC))
             with self._lock:
-                now = time.monotonic()
-                self._grants.extend([now] * count)
-                self._token_ready.notify(count)
+                count = min(max(block, room), self._unserved())
+            if count <= 0:
+                return
+            try:
+                taken = self._api.take_rate_tokens(self.name, count)
+            except ServerBusy:
+                write_at = _next_whole_slot(state, datetime.now(UTC))  # it wrote nothing: try again then
+                continue
+            if taken:
+                with self._lock:
+                    now = time.monotonic()
+                    self._grants.extend([now] * count)
+                    self._token_ready.notify(count)
+            return  # taken, or someone else took the room: read again
+
+    def _sleep_until(self, when: datetime) -> None:
+        margin = random.uniform(*self._policy.write_margin_seconds)
+        self._sleep((when - datetime.now(UTC)).total_seconds() + margin)
 
     def _sleep(self, seconds: float) -> None:
         wake_at = time.monotonic() + seconds
@@ -125,13 +144,29 @@ class RateLimiter:
                 self._manager_wakeup.wait(remaining)
 
 
-def _seconds_until_room(state: LimitState, count: int, capacity: int, now: datetime) -> float:
-    """How long until `count` more slots fit under `capacity`, by the server's own decay arithmetic:
-    occupied = stored - floor(decay * seconds since `updated`)."""
-    if not state.active or state.active_slots + count <= capacity:
-        return 0.0
+def _occupied(state: LimitState, read_at: datetime, at: datetime) -> int:
+    """Slots the server will count as occupied at `at`, by its own decay arithmetic (stored - floor(decay *
+    seconds since `updated`)), assuming nobody else writes after the read at `read_at`."""
+    if not state.active or state.updated is None:
+        return 0
     decay = state.slot_decay_per_second
-    elapsed = max(0.0, (now - state.updated).total_seconds()) if state.updated else 0.0
-    stored = state.active_slots + math.floor(decay * elapsed)
-    must_drain = stored + count - capacity
-    return max(0.0, must_drain / decay - elapsed)
+    stored = state.active_slots + math.floor(decay * (read_at - state.updated).total_seconds())
+    return max(0, stored - math.floor(decay * (at - state.updated).total_seconds()))
+
+
+def _room_at(state: LimitState, count: int, capacity: int, now: datetime) -> datetime:
+    """When `count` more slots fit under `capacity` (see `_occupied`), assuming nobody else writes."""
+    if not state.active or state.updated is None or state.active_slots + count <= capacity:
+        return now
+    decay = state.slot_decay_per_second
+    stored = state.active_slots + math.floor(decay * (now - state.updated).total_seconds())
+    return max(now, state.updated + timedelta(seconds=(stored + count - capacity) / decay))
+
+
+def _next_whole_slot(state: LimitState, now: datetime) -> datetime:
+    """The next moment after `now` at which the server counts one more drained slot."""
+    if state.updated is None:
+        return now
+    decay = state.slot_decay_per_second
+    drained = math.floor(decay * (now - state.updated).total_seconds())
+    return state.updated + timedelta(seconds=(drained + 1) / decay)

@@ -16,7 +16,9 @@ class RetryPolicy:
 
     def delay(self, failed_attempts: int, retry_after_seconds: float | None) -> float:
         """Seconds to wait after `failed_attempts` (>= 1) failures."""
-        backoff = random.uniform(0, min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (failed_attempts - 1)))
+        backoff = random.uniform(
+            0, min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (failed_attempts - 1))
+        )
         if retry_after_seconds is None:
             return backoff
         return max(backoff, retry_after_seconds * (1 + random.uniform(0, self.retry_after_spread)))

@@ -1,20 +1,32 @@
-"""This process's share of one Prefect global concurrency limit, handed to its tasks without server round trips.
+"""This process's share of one Prefect global concurrency limit, handed to tasks without server round trips.
 
-Every slot a task uses is backed by its own server lease (one slot per lease), so the server's count is
-always at least what this process uses: the limit holds globally, across flow runs and workers, by
-construction. Between tasks a slot stays in this process and the next task takes it from a local list; the
-server only sees the pool grow while tasks wait, shrink when slots sit unused, and rotate:
+Slots are leased from the server in blocks (one lease holds several slots) and handed to tasks from a local
+count; every slot in use belongs to a live lease, so the server's count is never below what this process
+uses and the limit holds across flow runs and workers by construction. A manager thread talks to the
+server, never a task:
 
-- grow: while tasks wait, a manager thread reads the limit (a cheap read) and leases what is free;
-- shrink: a slot nobody took for `linger_seconds` goes back to the server;
-- rotate: a slot held longer than its tenure goes back to the server when its task hands it back, and this
-  pool waits `courtesy_seconds` before asking again, so flow runs waiting on a full limit get their turn
-  (tenures are jittered so a pool never gives everything back at once);
-- renew: leases are renewed every `renew_every_seconds`; if the process dies they lapse, and Prefect gives
-  the slots back about `lease_seconds` + 15 s later.
+- grow: while tasks wait, lease one block of what they need and the server has free, at most half the
+  limit, and pause `pace_seconds` before the next block, so that flow runs starting together split the
+  limit instead of the first one taking it all. Blocks, because on Prefect's SQLite server most writes under
+  load fail with "database is locked" and have to be retried: one success should bring many slots;
+- warm: a pool told how many tasks are about to come (`warm`) leases its first block before they ask, and
+  keeps it unused for up to `warm_grace_seconds`: a flow run's own task submissions flood Prefect's server
+  with writes, so the slots are best asked for before them;
+- shrink: a block none of whose slots is used for `linger_seconds` goes back to the server. Tasks are packed
+  into the fullest blocks, so when demand falls whole blocks fall idle;
+- rotate: while the limit is full, a block held longer than its tenure stops taking tasks and goes back as
+  soon as its slots do, and this pool waits `courtesy_seconds` before asking again, so that flow runs waiting
+  on the full limit get their turn. The server offers no way to see who waits (a denied request leaves no
+  trace), so the pool learns it from the rotations: if nobody took the slots it gave back, the tenure
+  doubles (up to `max_tenure_seconds`); if somebody did, it returns to `tenure_seconds`. A pool holding no
+  more than half the limit keeps its blocks for `max_tenure_seconds`: two flow runs settle at half each,
+  and a third still gets its turn.
+- renew: leases are renewed every `renew_every_seconds`. If the process dies they lapse, and Prefect gives the
+  slots back about `lease_seconds` + 15 s later (its repossessor runs every 15 s).
 """
 
 import logging
+import math
 import random
 import threading
 import time
@@ -25,7 +37,7 @@ from uuid import UUID
 
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import SlotWaitTimeout
-from flows.runtime.limits_api import LimitsApi, without_client_retries
+from flows.runtime.limits_api import LimitsApi
 
 logger = logging.getLogger(__name__)
 
@@ -34,31 +46,39 @@ logger = logging.getLogger(__name__)
 class SlotPolicy:
     lease_seconds: float = 60.0  # the server's minimum: a dead process's slots come back soonest
     renew_every_seconds: float = 20.0  # a third of the lease: two renewals may fail before it lapses
-    tenure_seconds: float = 4.0
-    courtesy_seconds: float = 0.06
-    linger_seconds: float = 0.25
-    first_poll_seconds: float = 0.01  # re-read a full limit this soon, backing off to...
-    max_poll_seconds: float = 0.05
+    linger_seconds: float = 0.1
+    warm_grace_seconds: float = 1.0
+    pace_seconds: float = 0.2
+    tenure_seconds: float = 2.0  # jittered x0.5-1.5 per block, so blocks come back one by one
+    max_tenure_seconds: float = 20.0
+    courtesy_seconds: float = 0.3
+    watch_every_seconds: float = 0.5  # how often a pool holding slots re-reads whether the limit is full
+    first_poll_seconds: float = 0.02  # how soon a pool with waiting tasks asks again, backing off to...
+    max_poll_seconds: float = 0.2
 
 
 @dataclass(eq=False)
-class _Slot:
+class _Block:
     lease_id: UUID
+    size: int
     acquired_at: float
     renewed_at: float
-    tenure: float
+    tenure_factor: float  # its share of the pool's tenure: blocks expire one by one
+    in_use: int = 0
     idle_since: float = 0.0
-    lost: bool = False
+    used: bool = False
+    retiring: bool = False  # takes no more tasks; goes back to the server once its slots are back
+    lapsed: bool = False  # its lease is gone from the server: nothing to give back
 
 
 @dataclass(frozen=True)
 class _Work:
-    release: list[_Slot] = field(default_factory=list)
-    renew: list[_Slot] = field(default_factory=list)
-    grow: bool = False
+    release: list[_Block] = field(default_factory=list)
+    renew: list[_Block] = field(default_factory=list)
+    read_limit: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.release or self.renew or self.grow)
+        return bool(self.release or self.renew or self.read_limit)
 
 
 class SlotPool:
@@ -69,49 +89,58 @@ class SlotPool:
         self._lock = threading.Lock()
         self._slot_free = threading.Condition(self._lock)
         self._manager_wakeup = threading.Condition(self._lock)
-        self._held: set[_Slot] = set()
-        self._free: list[_Slot] = []  # a stack: recently used slots are reused, unused ones age out
-        self._to_release: list[_Slot] = []
+        self._blocks: list[_Block] = []
+        self._to_release: list[_Block] = []
         self._waiting = 0
-        self._in_use = 0
-        self._highest_in_use = 0
-        self._courtesy_until = 0.0
-        self._next_poll = 0.0
+        self._warming = 0  # slots expected soon, asked for before tasks wait
+        self._limit_full = False  # as of the last read
+        self._half_limit = 1
+        self._tenure = policy.tenure_seconds
+        self._rotated_slots = 0  # given back by the last rotation, not yet seen taken or not
+        self._next_lease = 0.0  # pacing and courtesy
+        self._next_read = 0.0
         self._poll_delay = policy.first_poll_seconds
         self._closing = False
         self._manager = threading.Thread(target=self._manage, name=f"slots:{name}", daemon=True)
         self._manager.start()
 
-    @property
-    def highest_in_use(self) -> int:
-        return self._highest_in_use
-
     @contextmanager
     def slot(self, deadline: Deadline) -> Iterator[None]:
-        held = self._take(deadline)
+        block = self._take(deadline)
         try:
             yield
         finally:
-            self._give_back(held)
+            self._give_back(block)
+
+    def warm(self, expected_tasks: int) -> None:
+        """Lease a first block for tasks about to come, without waiting for them to ask."""
+        with self._lock:
+            self._warming = expected_tasks
+            self._manager_wakeup.notify()
 
     def close(self, drain_seconds: float = 10.0) -> None:
-        """Give every lease back. Slots still in use are released when handed back; if that takes longer than
+        """Give every lease back. Slots still in use go back when handed back; if that takes longer than
         `drain_seconds`, their leases are left to lapse on the server."""
         with self._lock:
             self._closing = True
+            for block in self._blocks:
+                block.retiring = True
             self._manager_wakeup.notify()
             self._slot_free.notify_all()
         self._manager.join(drain_seconds)
 
-    def _take(self, deadline: Deadline) -> _Slot:
+    # Task side: local only, microseconds.
+
+    def _take(self, deadline: Deadline) -> _Block:
         with self._lock:
             if self._closing:
                 raise RuntimeError(f"slot pool {self.name!r} is closed")
-            if not self._free:
+            block = self._block_with_room()
+            if block is None:
                 self._waiting += 1
                 self._manager_wakeup.notify()
                 try:
-                    while not self._free:
+                    while (block := self._block_with_room()) is None:
                         if self._closing:
                             raise RuntimeError(f"slot pool {self.name!r} is closed")
                         if deadline.expired():
@@ -119,126 +148,164 @@ class SlotPool:
                         self._slot_free.wait(deadline.remaining())
                 finally:
                     self._waiting -= 1
-            held = self._free.pop()
-            self._in_use += 1
-            self._highest_in_use = max(self._highest_in_use, self._in_use)
-            return held
+            block.in_use += 1
+            block.used = True
+            return block
 
-    def _give_back(self, held: _Slot) -> None:
+    def _block_with_room(self) -> _Block | None:
+        """The fullest block that still has room: packing tasks lets the other blocks fall idle."""
+        open_blocks = [b for b in self._blocks if not b.retiring and b.in_use < b.size]
+        return max(open_blocks, key=lambda b: (b.in_use, b.acquired_at), default=None)
+
+    def _give_back(self, block: _Block) -> None:
         now = time.monotonic()
         with self._lock:
-            self._in_use -= 1
-            if held.lost:
-                self._held.discard(held)
-            elif self._closing or now - held.acquired_at >= held.tenure:
-                self._held.discard(held)
-                self._to_release.append(held)
-                self._courtesy_until = now + self._policy.courtesy_seconds
-            else:
-                held.idle_since = now
-                self._free.append(held)
-                self._slot_free.notify()
-                if len(self._free) == 1:  # the manager may need to start a linger timer
-                    self._manager_wakeup.notify()
+            block.in_use -= 1
+            if block.lapsed:
                 return
-            self._manager_wakeup.notify()
+            if block.in_use == 0:
+                block.idle_since = now
+            if self._limit_full and now - block.acquired_at >= self._tenure_now() * block.tenure_factor:
+                block.retiring = True
+            if block.retiring:
+                if block.in_use == 0:
+                    self._retire(block, now, rotation=not self._closing)
+                return
+            self._slot_free.notify()
+            if block.in_use == 0:  # the manager may need to start a linger timer
+                self._manager_wakeup.notify()
+
+    # Manager side: the only thread that talks to the server.
 
     def _manage(self) -> None:
-        with without_client_retries():
-            while True:
+        while True:
+            with self._lock:
+                work, sleep_for = self._plan(time.monotonic())
+                if work is None:
+                    return
+                if not work:
+                    self._manager_wakeup.wait(sleep_for)
+                    continue
+            try:
+                self._perform(work)
+            except Exception as error:
+                # Beyond the API's quick retries. Unreleased leases are queued again; waiting tasks are
+                # served on a later round: slower, never fatal, never over the limit.
+                logger.warning("slot pool %s: Prefect API call failed: %s", self.name, error)
                 with self._lock:
-                    work, sleep_for = self._plan(time.monotonic())
-                    if work is None:
-                        return
-                    if not work:
-                        self._manager_wakeup.wait(sleep_for)
-                        continue
-                try:
-                    self._perform(work)
-                except Exception:
-                    # The API failed beyond its quick retries: leases not renewed lapse on the server, and
-                    # waiting tasks are served on a later round. Never fatal, never over the limit.
-                    logger.warning("slot pool %s: Prefect API call failed", self.name, exc_info=True)
-                    with self._lock:
-                        self._back_off(time.monotonic())
+                    self._back_off(time.monotonic())
 
     def _plan(self, now: float) -> tuple[_Work | None, float]:
         """What the manager should do now, or how long it may sleep. Called with the lock held."""
         policy = self._policy
+        for block in [b for b in self._blocks if b.in_use == 0]:
+            lingered = self._waiting == 0 and now >= self._idle_until(block)
+            if block.retiring or lingered:
+                self._retire(block, now, rotation=False)
         release, self._to_release = self._to_release, []
-        if self._waiting == 0:
-            unused = [s for s in self._free if self._closing or now - s.idle_since >= policy.linger_seconds]
-            for surplus in unused:
-                self._free.remove(surplus)
-                self._held.discard(surplus)
-            release += unused
-        renew = [s for s in self._held if now - s.renewed_at >= policy.renew_every_seconds]
-        grow = (
-            not self._closing
-            and self._waiting > 0
-            and now >= self._courtesy_until
-            and now >= self._next_poll
-        )
-        work = _Work(release, renew, grow)
+        renew = [b for b in self._blocks if now - b.renewed_at >= policy.renew_every_seconds]
+        wants_slots = self._unserved() > 0 and not self._closing
+        next_read = max(self._next_read, self._next_lease) if wants_slots else self._next_read
+        watching = wants_slots or (bool(self._blocks) and not self._closing)
+        work = _Work(release, renew, read_limit=watching and now >= next_read)
         if work:
             return work, 0.0
-        if self._closing and not self._held:
+        if self._closing and not self._blocks:
             return None, 0.0
-        wake_times = [s.renewed_at + policy.renew_every_seconds for s in self._held]
-        if self._free and self._waiting == 0:
-            wake_times.append(min(s.idle_since for s in self._free) + policy.linger_seconds)
-        if self._waiting > 0 and not self._closing:
-            wake_times.append(max(self._courtesy_until, self._next_poll))
+        wake_times = [b.renewed_at + policy.renew_every_seconds for b in self._blocks]
+        idle = [self._idle_until(b) for b in self._blocks if b.in_use == 0]
+        if idle and self._waiting == 0:
+            wake_times.append(min(idle))
+        if watching:
+            wake_times.append(next_read)
         return work, max(0.0, min(wake_times, default=now + 1.0) - now)
 
     def _perform(self, work: _Work) -> None:
-        for gone in work.release:
-            self._api.release(gone.lease_id)
-        for kept in work.renew:
-            renewed = self._api.renew(kept.lease_id, self._policy.lease_seconds)
+        if work.release:
+            logger.debug("slot pool %s: giving back %d slots", self.name, sum(b.size for b in work.release))
+        for index, block in enumerate(work.release):
+            try:
+                self._api.release(block.lease_id)
+            except Exception:
+                with self._lock:
+                    self._to_release.extend(work.release[index:])
+                raise
+        for block in work.renew:
+            renewed = self._api.renew(block.lease_id, self._policy.lease_seconds)
             with self._lock:
-                if renewed:
-                    kept.renewed_at = time.monotonic()
-                else:
-                    logger.warning("slot pool %s: lease %s lapsed before renewal", self.name, kept.lease_id)
-                    self._forget(kept)
-        if work.grow:
-            self._grow()
+                block.renewed_at = time.monotonic()
+                if not renewed and block in self._blocks:
+                    # Lapsed: the server may have given its slots to someone else already. Stop handing them
+                    # out; slots still in use cannot be recalled (Prefect's own leases behave the same).
+                    logger.warning("slot pool %s: lease %s lapsed before renewal", self.name, block.lease_id)
+                    block.lapsed = True
+                    self._blocks.remove(block)
+        if work.read_limit:
+            self._read_and_grow()
 
-    def _forget(self, lost: _Slot) -> None:
-        lost.lost = True
-        self._held.discard(lost)
-        if lost in self._free:
-            self._free.remove(lost)
-
-    def _grow(self) -> None:
+    def _read_and_grow(self) -> None:
         state = self._api.read(self.name)
-        with self._lock:
-            wanted = self._waiting - len(self._free)
-        available = wanted if not state.active else min(wanted, state.free_slots)
-        leased = 0
-        for _ in range(max(0, available)):
-            lease_id = self._api.lease_slot(self.name, self._policy.lease_seconds)
-            if lease_id is None:
-                break
-            leased += 1
-            self._add(lease_id)
-        with self._lock:
-            if leased:
-                self._poll_delay = self._policy.first_poll_seconds
-                self._next_poll = 0.0
-            else:
-                self._back_off(time.monotonic())
-
-    def _add(self, lease_id: UUID) -> None:
         now = time.monotonic()
-        tenure = self._policy.tenure_seconds * random.uniform(0.5, 1.5)
-        new = _Slot(lease_id=lease_id, acquired_at=now, renewed_at=now, tenure=tenure, idle_since=now)
         with self._lock:
-            self._held.add(new)
-            self._free.append(new)
-            self._slot_free.notify()
+            self._limit_full = state.active and state.free_slots <= 0
+            self._half_limit = math.ceil(state.limit / 2)
+            if self._rotated_slots and now >= self._next_lease:
+                taken = state.free_slots < self._rotated_slots
+                self._tenure = (
+                    self._policy.tenure_seconds
+                    if taken
+                    else min(2 * self._tenure, self._policy.max_tenure_seconds)
+                )
+                self._rotated_slots = 0
+            unserved = self._unserved()
+            if unserved <= 0 or self._closing:
+                self._next_read = now + self._policy.watch_every_seconds
+                return
+            if now < self._next_lease:
+                self._next_read = self._next_lease
+                return
+        # An inactive limit counts nothing (Prefect lets everything through), so it has no free count either.
+        size = min(unserved, state.free_slots, self._half_limit) if state.active else unserved
+        lease_id = self._api.lease_slots(self.name, size, self._policy.lease_seconds) if size > 0 else None
+        with self._lock:
+            self._warming = 0  # one attempt: after it, tasks ask for themselves
+            if lease_id is not None:
+                leased_at = time.monotonic()
+                self._add(lease_id, size, leased_at)
+                self._poll_delay = self._policy.first_poll_seconds
+                self._next_read = self._next_lease = leased_at + self._policy.pace_seconds
+            else:
+                self._back_off(now)
+        logger.debug("slot pool %s: %d waiting, leased %d", self.name, unserved, size if lease_id else 0)
+
+    def _retire(self, block: _Block, now: float, *, rotation: bool) -> None:
+        block.retiring = True
+        self._blocks.remove(block)
+        self._to_release.append(block)
+        if rotation:
+            self._next_lease = max(self._next_lease, now + self._policy.courtesy_seconds)
+            self._rotated_slots += block.size
+        self._manager_wakeup.notify()
+
+    def _add(self, lease_id: UUID, size: int, now: float) -> None:
+        factor = random.uniform(0.5, 1.5)
+        self._blocks.append(_Block(lease_id, size, now, renewed_at=now, tenure_factor=factor, idle_since=now))
+        self._slot_free.notify(size)
+
+    def _tenure_now(self) -> float:
+        held = sum(b.size for b in self._blocks if not b.retiring)
+        return self._tenure if held > self._half_limit else self._policy.max_tenure_seconds
+
+    def _idle_until(self, block: _Block) -> float:
+        grace = self._policy.linger_seconds if block.used else self._policy.warm_grace_seconds
+        return block.idle_since + grace
+
+    def _unserved(self) -> int:
+        """Slots wanted beyond those open: by waiting tasks, or by tasks announced through `warm`."""
+        return max(self._waiting, self._warming) - sum(
+            b.size - b.in_use for b in self._blocks if not b.retiring
+        )
 
     def _back_off(self, now: float) -> None:
-        self._next_poll = now + self._poll_delay * random.uniform(0.8, 1.2)
+        self._next_read = now + self._poll_delay * random.uniform(0.8, 1.2)
         self._poll_delay = min(self._poll_delay * 1.5, self._policy.max_poll_seconds)

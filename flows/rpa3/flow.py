@@ -1,0 +1,75 @@
+"""Deployment entrypoint: `flows/rpa3/flow.py:rpa3`."""
+
+from datetime import UTC, datetime
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from flows.outcomes import Outcomes
+from flows.runtime import RunSettings, sized
+from flows.systems import open_systems, systems
+from flows.systems.erp import OpenItem, Reconciliation
+from flows.systems.tables import reconciliations
+
+FLOW = "rpa3"
+
+
+class ReconciliationReport(BaseModel):
+    batch: str
+    items: int
+    matched: int
+    mismatched: int
+    written: int
+
+
+@task(cache_policy=NO_CACHE)
+def fetch_open_items(batch: str, count: int) -> list[OpenItem]:
+    return systems().erp.open_items(batch, count)
+
+
+@task(cache_policy=NO_CACHE)
+def reconcile_item(item: OpenItem) -> tuple[OpenItem, Reconciliation]:
+    return item, systems().erp.reconcile(item)
+
+
+@task(cache_policy=NO_CACHE)
+def store_reconciliations(outcomes: list[tuple[OpenItem, Reconciliation]]) -> int:
+    opened = systems()
+    rows = [
+        {
+            "item_id": item.item_id,
+            "account": item.account,
+            "amount_cents": item.amount_cents,
+            "erp_amount_cents": outcome.erp_amount_cents,
+            "status": outcome.status,
+            "flow_run_id": opened.run_id,
+        }
+        for item, outcome in outcomes
+    ]
+    return opened.results.upsert(reconciliations, rows)
+
+
+@flow(name="rpa3-reconcile-batch")
+def reconcile_batch(settings: RunSettings, batch: str, item_count: int) -> ReconciliationReport:
+    with open_systems(settings):
+        items = fetch_open_items(batch, item_count)
+        outcomes = Outcomes.of(reconcile_item.map(items))
+        written = store_reconciliations(outcomes.succeeded)
+    outcomes.raise_if_incomplete("reconciliations")
+    statuses = [reconciliation.status for _, reconciliation in outcomes.succeeded]
+    return ReconciliationReport(
+        batch=batch,
+        items=len(items),
+        matched=statuses.count("matched"),
+        mismatched=statuses.count("mismatch"),
+        written=written,
+    )
+
+
+@flow(name=FLOW)
+def rpa3(item_count: int = 50, batch: str | None = None) -> ReconciliationReport:
+    """Width and timeout come from this run's stack Variables, read now, not at deploy time."""
+    settings = RunSettings.load(FLOW)
+    batch = batch or datetime.now(UTC).strftime("B%Y%m%d")
+    return sized(reconcile_batch, settings)(settings, batch, item_count)

@@ -1,0 +1,49 @@
+"""The concurrency runtime the RPA flows share.
+
+- `RunSettings.load(flow)`: stack and environment from `RPA_STACK` / `RPA_ENVIRONMENT`, width and timeout
+  from the stack's Variables; `sized(flow, settings)` applies the width to a flow's task runner.
+- `FlowRuntime.open(settings, concurrency=[...], rates=[...])`: per-run slot pools and rate limiters over the
+  stack's Prefect global limits (`<stack>-<resource>`), held without a server round trip per task.
+- `GuardedHttpService`: slots, rate, circuit breaker, retries with Retry-After, per-environment timeout.
+"""
+
+from flows.runtime.circuit_breaker import BreakerState, CircuitBreaker
+from flows.runtime.deadline import Deadline
+from flows.runtime.errors import (
+    CircuitOpenError,
+    ExternalServiceError,
+    MissingConcurrencyLimitError,
+    MissingVariableError,
+    NotARateLimitError,
+    RuntimeConfigurationError,
+    SlotWaitTimeout,
+)
+from flows.runtime.flow_runtime import FlowRuntime
+from flows.runtime.guarded_http import GuardedHttpService
+from flows.runtime.rate_limiter import RateLimiter, RatePolicy
+from flows.runtime.retry_policy import RetryPolicy
+from flows.runtime.run_settings import RunSettings
+from flows.runtime.sized_flow import sized
+from flows.runtime.slot_pool import SlotPolicy, SlotPool
+
+__all__ = [
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "Deadline",
+    "ExternalServiceError",
+    "FlowRuntime",
+    "GuardedHttpService",
+    "MissingConcurrencyLimitError",
+    "MissingVariableError",
+    "NotARateLimitError",
+    "RateLimiter",
+    "RatePolicy",
+    "RetryPolicy",
+    "RunSettings",
+    "RuntimeConfigurationError",
+    "SlotPolicy",
+    "SlotPool",
+    "SlotWaitTimeout",
+    "sized",
+]

@@ -1,0 +1,105 @@
+"""Everything one flow run's tasks share: one Prefect client, one slot pool per concurrency limit, one rate
+limiter per rate limit, one breaker per external service. The flow opens it; closing it gives back every
+lease. Limits are named from the run's stack and must exist: a missing one is an error, never unlimited."""
+
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Self
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import ConcurrencyLeaseHolder
+from prefect.context import FlowRunContext
+
+from flows.runtime.circuit_breaker import CircuitBreaker
+from flows.runtime.errors import NotARateLimitError
+from flows.runtime.guarded_http import GuardedHttpService
+from flows.runtime.limits_api import LimitsApi
+from flows.runtime.rate_limiter import RateLimiter, RatePolicy
+from flows.runtime.retry_policy import RetryPolicy
+from flows.runtime.run_settings import RunSettings
+from flows.runtime.slot_pool import SlotPolicy, SlotPool
+from rpa_naming import concurrency_limit_name
+
+
+class FlowRuntime:
+    def __init__(self, settings: RunSettings, api: LimitsApi, exits: ExitStack) -> None:
+        self.settings = settings
+        self.api = api
+        self._exits = exits
+        self._pools: dict[str, SlotPool] = {}
+        self._rates: dict[str, RateLimiter] = {}
+
+    @classmethod
+    @contextmanager
+    def open(
+        cls,
+        settings: RunSettings,
+        *,
+        concurrency: Iterable[str],
+        rates: Iterable[str] = (),
+    ) -> Iterator[Self]:
+        """`concurrency` and `rates` are resources (`erp-api`); the limits are `<stack>-<resource>`."""
+        with ExitStack() as exits:
+            client = exits.enter_context(get_client(sync_client=True))
+            runtime = cls(settings, LimitsApi(client, _flow_run_holder()), exits)
+            for resource in concurrency:
+                runtime._add_pool(resource, SlotPolicy())
+            for resource in rates:
+                runtime._add_rate(resource, RatePolicy())
+            yield runtime
+
+    def limit_name(self, resource: str) -> str:
+        return concurrency_limit_name(self.settings.stack, resource)
+
+    def slots(self, resource: str) -> SlotPool:
+        return self._pools[resource]
+
+    def rate(self, resource: str) -> RateLimiter:
+        return self._rates[resource]
+
+    def http_service(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        concurrency: str,
+        rate: str | None = None,
+        breaker: CircuitBreaker | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> GuardedHttpService:
+        service = GuardedHttpService(
+            name,
+            base_url,
+            slots=self.slots(concurrency),
+            rate=None if rate is None else self.rate(rate),
+            breaker=breaker or CircuitBreaker(name),
+            retry=retry or RetryPolicy(),
+            timeout_seconds=self.settings.timeout_seconds,
+            max_connections=max(16, self.settings.max_concurrent_tasks),
+        )
+        self._exits.callback(service.close)
+        self.slots(concurrency).warm(self.settings.max_concurrent_tasks)  # its calls are about to start
+        return service
+
+    def _add_pool(self, resource: str, policy: SlotPolicy) -> None:
+        name = self.limit_name(resource)
+        self.api.read(name)  # MissingConcurrencyLimitError before any work starts
+        pool = SlotPool(name, self.api, policy)
+        self._exits.callback(pool.close)
+        self._pools[resource] = pool
+
+    def _add_rate(self, resource: str, policy: RatePolicy) -> None:
+        name = self.limit_name(resource)
+        if self.api.read(name).slot_decay_per_second <= 0:
+            raise NotARateLimitError(name)
+        limiter = RateLimiter(name, self.api, policy)
+        self._exits.callback(limiter.close)
+        self._rates[resource] = limiter
+
+
+def _flow_run_holder() -> ConcurrencyLeaseHolder | None:
+    """Leases name the flow run holding them, so the UI can tell who holds a limit."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return None
+    return ConcurrencyLeaseHolder(type="flow_run", id=context.flow_run.id)

@@ -1,0 +1,100 @@
+"""Calls to one external HTTP service with all of its guards: a concurrency slot and a rate token per attempt,
+a circuit breaker, retries with backoff that honour Retry-After, and one deadline for the whole call."""
+
+import time
+from typing import Any
+from uuid import uuid4
+
+import httpx
+
+from flows.runtime.circuit_breaker import CircuitBreaker
+from flows.runtime.deadline import Deadline
+from flows.runtime.errors import ExternalServiceError
+from flows.runtime.rate_limiter import RateLimiter
+from flows.runtime.retry_policy import RetryPolicy, parse_retry_after
+from flows.runtime.slot_pool import SlotPool
+
+
+class GuardedHttpService:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        slots: SlotPool,
+        rate: RateLimiter | None,
+        breaker: CircuitBreaker,
+        retry: RetryPolicy,
+        timeout_seconds: float,
+        max_connections: int = 64,
+    ) -> None:
+        self.name = name
+        self._slots = slots
+        self._rate = rate
+        self._breaker = breaker
+        self._retry = retry
+        self._timeout_seconds = timeout_seconds
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = httpx.Client(base_url=base_url, limits=limits)
+
+    def request(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
+    ) -> Any:
+        """The decoded JSON body of a 2xx answer. 429 and 5xx are retried; other 4xx are raised at once."""
+        deadline = Deadline.after(self._timeout_seconds)
+        # The same key on every attempt lets the service recognise a retry (and deduplicate a repeated POST).
+        headers = {"Idempotency-Key": str(uuid4())}
+        failures = 0
+        while True:
+            self._breaker.before_call()
+            retry_after: float | None = None
+            status: int | None = None
+            try:
+                response = self._attempt(method, path, params, json, headers, deadline)
+            except httpx.TransportError as error:
+                self._breaker.record_failure()
+                problem = f"{type(error).__name__}: {error}"
+            except BaseException:
+                self._breaker.release_trial()
+                raise
+            else:
+                status = response.status_code
+                problem = f"HTTP {status}"
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if status >= 500:
+                    self._breaker.record_failure()
+                else:
+                    self._breaker.record_success()
+                    if response.is_success:
+                        return response.json()
+                    if status != 429:
+                        raise ExternalServiceError(
+                            self.name, f"{method} {path}: {problem} {response.text[:200]}", status
+                        )
+            failures += 1
+            delay = self._retry.delay(failures, retry_after)
+            if failures >= self._retry.max_attempts or delay >= deadline.remaining():
+                raise ExternalServiceError(
+                    self.name, f"{method} {path}: gave up after {failures} attempts ({problem})", status
+                )
+            time.sleep(delay)  # holding no slot: waiting does not block other tasks
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str],
+        deadline: Deadline,
+    ) -> httpx.Response:
+        with self._slots.slot(deadline):
+            if self._rate is not None:
+                self._rate.wait_for_token(deadline)
+            timeout = max(0.001, deadline.remaining())
+            return self._http.request(
+                method, path, params=params, json=json, headers=headers, timeout=timeout
+            )
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,17 @@
+"""A flow whose task-runner width is this run's, not the one it was deployed with."""
+
+from typing import ParamSpec, TypeVar
+
+from prefect import Flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.runtime.run_settings import RunSettings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def sized(flow: Flow[P, R], settings: RunSettings) -> Flow[P, R]:
+    """The task runner is entered before a flow's body runs, so a deployed flow cannot resize its own: its
+    entrypoint reads the settings and calls the body as a subflow sized here."""
+    return flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=settings.max_concurrent_tasks))

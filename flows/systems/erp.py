@@ -1,0 +1,65 @@
+"""The ERP's API as the flows use it: typed requests and answers over the guarded HTTP service."""
+
+from pydantic import BaseModel
+
+from flows.runtime import GuardedHttpService
+
+
+class OpenItem(BaseModel):
+    item_id: str
+    account: str
+    amount_cents: int
+
+
+class Reconciliation(BaseModel):
+    item_id: str
+    erp_amount_cents: int
+    status: str
+
+
+class InvoicePosting(BaseModel):
+    invoice_number: str
+    supplier: str
+    total_cents: int
+    currency: str
+    due_date: str
+
+
+class PostedInvoice(BaseModel):
+    invoice_number: str
+    erp_document_id: str
+
+
+class Customer(BaseModel):
+    customer_id: str
+    name: str
+    email: str
+    credit_limit_cents: int
+
+
+class CustomerPage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    customers: list[Customer]
+
+
+class ErpApi:
+    def __init__(self, service: GuardedHttpService) -> None:
+        self.service = service
+
+    def open_items(self, batch: str, count: int) -> list[OpenItem]:
+        answer = self.service.request("GET", "/api/open-items", params={"batch": batch, "count": count})
+        return [OpenItem.model_validate(item) for item in answer]
+
+    def reconcile(self, item: OpenItem) -> Reconciliation:
+        body = {"item_id": item.item_id, "amount_cents": item.amount_cents}
+        return Reconciliation.model_validate(self.service.request("POST", "/api/reconciliations", json=body))
+
+    def post_invoice(self, invoice: InvoicePosting) -> PostedInvoice:
+        answer = self.service.request("POST", "/api/invoices", json=invoice.model_dump())
+        return PostedInvoice.model_validate(answer)
+
+    def customers(self, page: int, page_size: int) -> CustomerPage:
+        params = {"page": page, "page_size": page_size}
+        return CustomerPage.model_validate(self.service.request("GET", "/api/customers", params=params))

@@ -1,0 +1,39 @@
+"""What the shipped RPA flows read at run time, checked against a stack: without these a flow run fails at
+its start (a missing Variable or limit is an error in the flows' runtime, never silently unlimited)."""
+
+import rpa_naming
+from infra.prefect_resources.inputs import Problem
+from infra.settings import StackSettings
+
+
+def flow_requirement_problems(settings: StackSettings) -> list[Problem]:
+    platform = settings.platform
+    problems = []
+    for flow in rpa_naming.FLOWS:
+        for setting in rpa_naming.FLOW_SETTINGS:
+            key = f"{flow}_{setting}"
+            if key not in platform.variables:
+                problems.append(
+                    Problem(
+                        f"platform.variables.{key}",
+                        f"missing: flow {flow} reads {settings.variable_name(key)}",
+                    )
+                )
+    limits = {limit.name: limit for limit in platform.concurrency_limits}
+    for resource in (*rpa_naming.CONCURRENCY_RESOURCES, *rpa_naming.RATE_RESOURCES):
+        if resource not in limits:
+            problems.append(
+                Problem(
+                    "platform.concurrencyLimits",
+                    f"missing '{resource}': the flows hold {settings.limit_name(resource)} around calls",
+                )
+            )
+    for resource in rpa_naming.RATE_RESOURCES:
+        if resource in limits and limits[resource].slot_decay_per_second <= 0:
+            problems.append(
+                Problem(
+                    "platform.concurrencyLimits",
+                    f"'{resource}' is used as a rate limit: give it slotDecayPerSecond > 0 (the rate)",
+                )
+            )
+    return problems

@@ -1,0 +1,63 @@
+"""The benchmark's table: one row per scenario."""
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class Row(Protocol):
+    variant: str
+    duration_s: float
+    ideal_s: float
+    time_s: float | None
+    time_over_ideal: float | None
+    finished_tasks: int
+    capped: bool
+    cap_s: float
+    client_max_concurrency: int | None
+    erp_max_concurrency: int
+    limit: int | None
+    run_finish_s: list[float]
+    runtime_server_calls_per_task: float | None
+    rate_per_s: float | None
+    rate_accuracy: float | None
+    erp_max_calls_in_1s: int | None
+    erp_rate_rejections: int | None
+
+
+_HEADER = (
+    f"{'variant':<20} {'d':>6} {'ideal s':>8} {'time s':>8} {'x ideal':>8} {'done':>5} "
+    f"{'max conc client/ERP':>20} {'runs end s':>12} {'calls/task':>10} {'rate/s (acc)':>14} {'ERP 1s/429':>10}"
+)
+
+
+def render(rows: Sequence[Row], *, header: bool) -> str:
+    lines = [_HEADER, "-" * len(_HEADER)] if header else []
+    for row in rows:
+        time_s = f"{row.time_s:.2f}" if row.time_s is not None else f">{row.cap_s:.0f}"
+        over = f"{row.time_over_ideal:.2f}" if row.time_over_ideal is not None else "-"
+        over = f"~{over}" if row.capped else over
+        concurrency = f"{_text(row.client_max_concurrency)}/{row.erp_max_concurrency}"
+        concurrency += f" (L={row.limit})" if row.limit is not None else " (no L)"
+        finishes = "/".join(f"{finish:.1f}" for finish in row.run_finish_s) or "-"
+        calls = (
+            f"{row.runtime_server_calls_per_task:.2f}"
+            if row.runtime_server_calls_per_task is not None
+            else "-"
+        )
+        rate = (
+            f"{row.rate_per_s:.1f} ({row.rate_accuracy:.0%})" if row.rate_per_s and row.rate_accuracy else "-"
+        )
+        erp_rate = (
+            f"{row.erp_max_calls_in_1s}/{row.erp_rate_rejections}"
+            if row.erp_max_calls_in_1s is not None
+            else "-"
+        )
+        lines.append(
+            f"{row.variant:<20} {row.duration_s * 1000:>4.0f}ms {row.ideal_s:>8.2f} {time_s:>8} {over:>8} "
+            f"{row.finished_tasks:>5} {concurrency:>20} {finishes:>12} {calls:>10} {rate:>14} {erp_rate:>10}"
+        )
+    return "\n".join(lines)
+
+
+def _text(value: int | None) -> str:
+    return "-" if value is None else str(value)

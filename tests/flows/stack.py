@@ -1,0 +1,113 @@
+"""A stack as the flows see it, made on the test's Prefect server: its limits, the environment's Variables,
+and flow runs started as separate processes the way a worker starts them (one process per flow run)."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, VariableCreate, VariableUpdate
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterStartTime
+from prefect.client.schemas.objects import FlowRun
+
+from flows.runtime import RunSettings
+from flows.systems.endpoints import DATABASE_URL_ENV, ERP_API_URL_ENV
+from rpa_naming import ENVIRONMENT_ENV_VAR, STACK_ENV_VAR, concurrency_limit_name, flow_variable_name
+
+ENVIRONMENT = "development"
+
+
+@dataclass(frozen=True)
+class StackUnderTest:
+    name: str
+    database_path: Path
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.database_path}"
+
+    def query(self, sql: str) -> list[tuple[object, ...]]:
+        """Read the results database the flows wrote (SQLite here)."""
+        with sqlite3.connect(self.database_path) as connection:
+            return connection.execute(sql).fetchall()
+
+    def limit_name(self, resource: str) -> str:
+        return concurrency_limit_name(self.name, resource)
+
+    def create_limits(self, **limits: int | tuple[int, float] | None) -> None:
+        """Keyword per resource, `-` written `_`: an int is a concurrency limit, (limit, per_second) a rate."""
+        with get_client(sync_client=True) as client:
+            for resource, spec in limits.items():
+                if spec is None:
+                    continue
+                limit, decay = spec if isinstance(spec, tuple) else (spec, 0.0)
+                name = self.limit_name(resource.replace("_", "-"))
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=limit, slot_decay_per_second=decay)
+                )
+
+    def active_slots(self, resource: str) -> int:
+        with get_client(sync_client=True) as client:
+            return client.read_global_concurrency_limit_by_name(self.limit_name(resource)).active_slots
+
+    def settings(
+        self, flow: str = "rpa3", max_concurrent_tasks: int = 4, timeout_seconds: float = 60
+    ) -> RunSettings:
+        return RunSettings(
+            flow=flow,
+            stack=self.name,
+            environment=ENVIRONMENT,
+            max_concurrent_tasks=max_concurrent_tasks,
+            timeout_seconds=timeout_seconds,
+        )
+
+    def flow_environment(self, erp_url: str, database_url: str | None = None) -> dict[str, str]:
+        return {
+            **os.environ,
+            STACK_ENV_VAR: self.name,
+            ENVIRONMENT_ENV_VAR: ENVIRONMENT,
+            ERP_API_URL_ENV: erp_url,
+            DATABASE_URL_ENV: database_url or self.database_url,
+        }
+
+    def start_flow_run(
+        self, flow: str, erp_url: str, *args: str, database_url: str | None = None
+    ) -> subprocess.Popen[str]:
+        """`python -m flows.<flow> ARGS` against the session's Prefect server: one flow run, one process.
+        The results database is the stack's SQLite file unless `database_url` says otherwise."""
+        return subprocess.Popen(
+            [sys.executable, "-m", f"flows.{flow}", *args],
+            env=self.flow_environment(erp_url, database_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+def set_flow_variables(flow: str, max_concurrent_tasks: int, timeout_seconds: float) -> None:
+    """The environment's Variables for a flow (shared by every stack of the environment, as in production)."""
+    with get_client(sync_client=True) as client:
+        for setting, value in (("max_concurrent_tasks", max_concurrent_tasks), ("timeout", timeout_seconds)):
+            name = flow_variable_name(ENVIRONMENT, flow, setting)
+            if client.read_variable_by_name(name) is None:
+                client.create_variable(VariableCreate(name=name, value=value))
+            else:
+                client.update_variable(VariableUpdate(name=name, value=value))
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:
+    """Wait for a flow-run process; its exit code and everything it printed."""
+    stdout, stderr = process.communicate(timeout=timeout)
+    return process.returncode, stdout + stderr
+
+
+def flow_runs_since(flow_name: str, since: datetime) -> list[FlowRun]:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)),
+        )

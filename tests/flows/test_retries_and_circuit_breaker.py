@@ -1,0 +1,91 @@
+"""The guarded ERP calls against the real demo ERP and real limits: 429s are retried no sooner than their
+Retry-After, and a failing ERP opens the circuit, which fails fast, half-opens after its cool-down and
+closes again on a successful trial."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from flows.demo_erp.behaviour import ErpBehaviour
+from flows.runtime import (
+    BreakerState,
+    CircuitBreaker,
+    CircuitOpenError,
+    ExternalServiceError,
+    FlowRuntime,
+    RetryPolicy,
+)
+
+BODY = {"item_id": "X-00001", "amount_cents": 100}
+
+
+def test_429s_are_retried_after_their_retry_after(new_stack, demo_erp):
+    admin, erp_url = demo_erp
+    # The stack allows 4 at once, the ERP only 2: it answers the extra calls with 429 and Retry-After: 1.
+    admin.configure(ErpBehaviour(latency_seconds=0.2, max_concurrency=2, retry_after_seconds=1))
+    stack = new_stack(erp_api=4)
+    with FlowRuntime.open(stack.settings(timeout_seconds=60), concurrency=["erp-api"]) as runtime:
+        erp = runtime.http_service("erp", erp_url, concurrency="erp-api", retry=RetryPolicy(max_attempts=10))
+        with ThreadPoolExecutor(4) as threads:
+            answers = list(
+                threads.map(lambda _: erp.request("POST", "/api/reconciliations", json=BODY), range(8))
+            )
+
+    assert len(answers) == 8
+    stats = admin.stats()
+    assert stats.rejected_for_concurrency > 0
+    assert stats.early_retries == 0
+    assert stats.accepted == 8
+
+
+def test_other_client_errors_are_not_retried(new_stack, demo_erp):
+    admin, erp_url = demo_erp
+    stack = new_stack(erp_api=2)
+    with FlowRuntime.open(stack.settings(), concurrency=["erp-api"]) as runtime:
+        erp = runtime.http_service("erp", erp_url, concurrency="erp-api")
+        with pytest.raises(ExternalServiceError) as raised:
+            erp.request("POST", "/api/reconciliations", json={"item_id": "no amount"})
+
+    assert raised.value.status_code == 422
+    assert admin.stats().arrivals == 1
+
+
+def test_circuit_opens_fails_fast_half_opens_and_closes(new_stack, demo_erp):
+    admin, erp_url = demo_erp
+    admin.configure(ErpBehaviour(latency_seconds=0.0, failure_status=503))
+    stack = new_stack(erp_api=2)
+    breaker = CircuitBreaker("erp", failure_threshold=3, cooldown_seconds=1.0)
+    with FlowRuntime.open(stack.settings(), concurrency=["erp-api"]) as runtime:
+        erp = runtime.http_service(
+            "erp", erp_url, concurrency="erp-api", breaker=breaker, retry=RetryPolicy(max_attempts=1)
+        )
+
+        def call() -> object:
+            return erp.request("POST", "/api/reconciliations", json=BODY)
+
+        for _ in range(3):
+            with pytest.raises(ExternalServiceError):
+                call()
+        assert breaker.state is BreakerState.OPEN
+        with pytest.raises(CircuitOpenError):
+            call()
+        assert admin.stats().arrivals == 3  # failed fast: the fourth call never reached the ERP
+
+        _wait_for(breaker, BreakerState.HALF_OPEN)
+        with pytest.raises(ExternalServiceError):
+            call()  # the trial call fails: open again, for another cool-down
+        assert breaker.state is BreakerState.OPEN
+        assert admin.stats().arrivals == 4
+
+        admin.configure(ErpBehaviour(latency_seconds=0.0))
+        _wait_for(breaker, BreakerState.HALF_OPEN)
+        assert call()["status"] in {"matched", "mismatch"}
+        assert breaker.state is BreakerState.CLOSED
+
+
+def _wait_for(breaker: CircuitBreaker, state: BreakerState) -> None:
+    deadline = time.monotonic() + 10
+    while breaker.state is not state:
+        assert time.monotonic() < deadline, f"breaker stayed {breaker.state}"
+        time.sleep(0.05)
