@@ -18,7 +18,7 @@ export DO_NOT_TRACK := 1
 PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_HOME
 
-.PHONY: help setup lint check list-config test bench deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli
+.PHONY: help setup lint check list-config test bench deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli stack-file
 
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
@@ -47,11 +47,13 @@ bench: ## Benchmarks (not part of CI): the flows' runtime, the providers' latenc
 	$(BIN)/python -m tests.bench.run
 	$(BIN)/python -m tests.bench.provider_latency
 
-deploy: check ## prefect deploy: the flows' deployments of STACK (default dev) into its pools
-	$(BIN)/prefect --no-prompt deploy --name rpa1/$(STACK) --name rpa2/$(STACK) --name rpa3/$(STACK)
+deploy: check stack-file ## prefect deploy: the flows' deployments of STACK (default dev), to the stack's API
+	PREFECT_API_URL=$$($(BIN)/python -m infra.list_config --api-url $(STACK)) \
+	  $(BIN)/prefect --no-prompt deploy --name rpa1/$(STACK) --name rpa2/$(STACK) --name rpa3/$(STACK)
 
-run-%: ## Run a deployment and follow it: `make run-rpa3-dev` runs rpa3/dev
-	$(BIN)/prefect deployment run $(subst -,/,$*) --watch
+run-%: ## Run a deployment and follow it: `make run-rpa3-dev` runs rpa3/dev on the dev stack's API
+	PREFECT_API_URL=$$($(BIN)/python -m infra.list_config --api-url $(lastword $(subst -, ,$*))) \
+	  $(BIN)/prefect deployment run $(subst -,/,$*) --watch
 
 demo-erp: ## The demo ERP the flows call, on 127.0.0.1:8765 (foreground)
 	$(BIN)/python -m flows.demo_erp --port 8765
@@ -72,6 +74,9 @@ server-stop: ## Stop the local Prefect server started by `make server`
 
 local: pulumi-cli server image up ## The main job on the embedded defaults: local server, image, `up` for STACK
 
+stack-file:
+	@test -f Pulumi.$(STACK).yaml || { echo "No stack file Pulumi.$(STACK).yaml (stacks: dev, staging, prod)"; exit 1; }
+
 pulumi-cli:
 	@command -v pulumi >/dev/null || { \
 	  echo "The Pulumi CLI is not installed; nothing was done. Install the pinned version:"; \
@@ -79,16 +84,17 @@ pulumi-cli:
 	  echo "then run this again. (Everything else - make check, make test - works without it.)"; \
 	  exit 1; }
 
-preview: pulumi-cli check ## pulumi preview for STACK (default dev), with the policy pack
+# --refresh: read what is really on the server first, so drift and objects deleted out of band are put back.
+preview: pulumi-cli stack-file check ## pulumi preview for STACK (default dev), with the policy pack
 	pulumi stack select --create $(STACK)
-	pulumi preview --stack $(STACK) --policy-pack infra/policies --diff
+	pulumi preview --stack $(STACK) --policy-pack infra/policies --refresh --diff
 
-up: pulumi-cli check ## pulumi up for STACK (default dev), with the policy pack
+up: pulumi-cli stack-file check ## pulumi up for STACK (default dev), with the policy pack
 	pulumi stack select --create $(STACK)
-	pulumi up --stack $(STACK) --policy-pack infra/policies --yes
+	pulumi up --stack $(STACK) --policy-pack infra/policies --refresh --yes
 
-refresh: pulumi-cli ## pulumi refresh for STACK: show drift between the stack and what is really there
+refresh: pulumi-cli stack-file ## pulumi refresh for STACK: show drift between the stack and what is really there
 	pulumi refresh --stack $(STACK) --yes
 
-destroy: pulumi-cli ## pulumi destroy for STACK
+destroy: pulumi-cli stack-file ## pulumi destroy for STACK
 	pulumi destroy --stack $(STACK) --yes

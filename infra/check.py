@@ -4,14 +4,33 @@ the Pulumi CLI or a Prefect server.
 Exit status 1 with every problem listed (file, key, what is allowed) when anything is wrong.
 """
 
+import itertools
 import sys
 
-from infra import config_keys
 from infra.deployment_check import check_prefect_yaml
-from infra.flow_requirements import flow_requirement_problems
 from infra.policies import rules
-from infra.settings import SettingsError
+from infra.settings import SettingsError, StackSettings
 from infra.stack_config import PROJECT_ROOT, from_stack_file
+
+
+def shared_host_port_clashes(stacks: list[StackSettings]) -> list[str]:
+    """Stacks may share a Docker host (all three do on a laptop); host-networked workers of different stacks
+    then share its ports too. Clashes within one stack are the stack file's own validation."""
+    clashes = []
+    for other, stack in itertools.combinations(stacks, 2):
+        for other_worker, worker in itertools.product(other.platform.workers, stack.platform.workers):
+            shared = (
+                worker.network_mode == other_worker.network_mode == "host"
+                and worker.docker_host == other_worker.docker_host
+            )
+            ports = set(worker.health_ports()) & set(other_worker.health_ports())
+            if shared and ports:
+                clashes.append(
+                    f"{stack.source}: platform.workers ({worker.pool}) healthPort: ports {min(ports)}-"
+                    f"{max(ports)} are also used by {other.source} ({other_worker.pool}) on the same Docker "
+                    f"host {worker.docker_host}; choose a free range"
+                )
+    return clashes
 
 
 def main() -> int:
@@ -25,9 +44,6 @@ def main() -> int:
             failed = True
             continue
         stacks.append(settings)
-        for problem in flow_requirement_problems(settings):
-            print(f"{path.name}: {config_keys.PROJECT}:{problem.property}: {problem.reason}", file=sys.stderr)
-            failed = True
         platform = settings.platform
         print(
             f"{path.name}: ok ({settings.environment}: {len(platform.pools)} pool(s), {len(platform.queues)} "
@@ -36,6 +52,9 @@ def main() -> int:
         )
     for violation in rules.environments_grow_toward_production(rules.read_stack_platforms()):
         print(f"environments: {violation}", file=sys.stderr)
+        failed = True
+    for clash in shared_host_port_clashes(stacks):
+        print(clash, file=sys.stderr)
         failed = True
     problems = check_prefect_yaml(PROJECT_ROOT / "prefect.yaml", stacks)
     for problem in problems:

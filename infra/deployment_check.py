@@ -44,6 +44,12 @@ def deployment_label(deployment: DeploymentConfig) -> str:
 
 def deployment_problems(document: dict[str, Any], stacks: list[StackSettings], source: str) -> list[str]:
     raw_deployments = document.get("deployments") or []
+    if not isinstance(raw_deployments, list):
+        return [f"{source}: deployments must be a list of deployments"]
+    shapeless = [index for index, raw in enumerate(raw_deployments) if not isinstance(raw, dict)]
+    if shapeless:
+        shape = "must be a mapping (name, entrypoint, work_pool, ...)"
+        return [f"{source}: deployments[{index}]: {shape}" for index in shapeless]
     problems = []
     for index, raw in enumerate(raw_deployments):
         path = f"{source}: deployments[{index}]"
@@ -105,4 +111,6 @@ def check_prefect_yaml(path: Path, stacks: list[StackSettings]) -> list[str]:
         document = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         return [f"{path.name}: cannot be read: {error}"]
+    if not isinstance(document, dict):
+        return [f"{path.name}: must be a mapping with a `deployments` list"]
     return deployment_problems(document, stacks, path.name)

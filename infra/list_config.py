@@ -1,34 +1,49 @@
-"""`make list-config`: what each stack puts on the Prefect server and Docker, by the names they will have."""
+"""`make list-config`: what each stack puts on the Prefect server and Docker, by the names they will have.
 
+`python -m infra.list_config --api-url STACK` prints only the stack's Prefect API URL (for `make deploy`).
+"""
+
+import argparse
 import sys
 
 from infra.stack_config import PROJECT_ROOT, from_stack_file
 from infra.worker_spec import worker_container_specs
 
+STACKS = ("dev", "staging", "prod")
+
+
+def describe(stack: str) -> None:
+    settings = from_stack_file(PROJECT_ROOT / f"Pulumi.{stack}.yaml")
+    platform = settings.platform
+    print(f"{stack} ({settings.environment}) -> {settings.config.prefect_api_url}")
+    for pool in platform.pools:
+        print(f"  work pool     {settings.pool_name(pool.name)}: {pool.type}, limit {pool.concurrency_limit}")
+    for queue in platform.queues:
+        print(
+            f"  work queue    {settings.pool_name(queue.pool)}/{queue.name}: priority {queue.priority}, "
+            f"limit {queue.concurrency_limit}"
+        )
+    for spec in worker_container_specs(settings):
+        arguments = " ".join(spec.command[3:])
+        print(f"  worker        {spec.name}: {spec.image} on {spec.docker_host}, {arguments}")
+    for key, value in platform.variables.items():
+        print(f"  variable      {settings.variable_name(key)} = {value!r}")
+    for limit in platform.concurrency_limits:
+        rate = f", {limit.slot_decay_per_second:g} slots/s" if limit.slot_decay_per_second else ""
+        print(f"  limit         {settings.limit_name(limit.name)}: {limit.limit}{rate}")
+    for tag, limit in platform.tag_limits.items():
+        print(f"  tag limit     {settings.tag(tag)}: {limit}")
+
 
 def main() -> int:
-    for stack in ("dev", "staging", "prod"):
-        settings = from_stack_file(PROJECT_ROOT / f"Pulumi.{stack}.yaml")
-        platform = settings.platform
-        print(f"{stack} ({settings.environment}) -> {settings.config.prefect_api_url}")
-        for pool in platform.pools:
-            limit = pool.concurrency_limit
-            print(f"  work pool     {settings.pool_name(pool.name)}: {pool.type}, limit {limit}")
-        for queue in platform.queues:
-            print(
-                f"  work queue    {settings.pool_name(queue.pool)}/{queue.name}: priority {queue.priority}, "
-                f"limit {queue.concurrency_limit}"
-            )
-        for spec in worker_container_specs(settings):
-            arguments = " ".join(spec.command[3:])
-            print(f"  worker        {spec.name}: {spec.image} on {spec.docker_host}, {arguments}")
-        for key, value in platform.variables.items():
-            print(f"  variable      {settings.variable_name(key)} = {value!r}")
-        for limit in platform.concurrency_limits:
-            rate = f", {limit.slot_decay_per_second:g} slots/s" if limit.slot_decay_per_second else ""
-            print(f"  limit         {settings.limit_name(limit.name)}: {limit.limit}{rate}")
-        for tag, limit in platform.tag_limits.items():
-            print(f"  tag limit     {settings.tag(tag)}: {limit}")
+    parser = argparse.ArgumentParser(prog="python -m infra.list_config", description=__doc__)
+    parser.add_argument("--api-url", metavar="STACK", help="print only this stack's Prefect API URL")
+    args = parser.parse_args()
+    if args.api_url:
+        print(from_stack_file(PROJECT_ROOT / f"Pulumi.{args.api_url}.yaml").config.prefect_api_url)
+        return 0
+    for stack in STACKS:
+        describe(stack)
     return 0
 
 

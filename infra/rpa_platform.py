@@ -8,6 +8,13 @@ from typing import Any
 
 import pulumi
 
+from infra.prefect_objects import (
+    concurrency_limit_inputs,
+    tag_limit_inputs,
+    variable_inputs,
+    work_pool_inputs,
+    work_queue_inputs,
+)
 from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimit
 from infra.prefect_resources.inputs import ResourceInputs
 from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrencyLimit
@@ -30,7 +37,7 @@ class RpaPlatform(pulumi.ComponentResource):
         platform = settings.platform
 
         self.pools = {
-            pool.name: WorkPool(f"pool-{pool.name}", child, **fields(settings.work_pool_inputs(pool)))
+            pool.name: WorkPool(f"pool-{pool.name}", child, **fields(work_pool_inputs(settings, pool)))
             for pool in platform.pools
         }
         self.queues = [
@@ -38,25 +45,25 @@ class RpaPlatform(pulumi.ComponentResource):
                 f"queue-{queue.pool}-{queue.name}",
                 pulumi.ResourceOptions(parent=self, depends_on=[self.pools[queue.pool]]),
                 **{
-                    **fields(settings.work_queue_inputs(queue)),
+                    **fields(work_queue_inputs(settings, queue)),
                     "work_pool_name": self.pools[queue.pool].name,
                 },
             )
             for queue in platform.queues
         ]
         self.variables = [
-            Variable(f"variable-{key}", child, **fields(settings.variable_inputs(key, value)))
+            Variable(f"variable-{key}", child, **fields(variable_inputs(settings, key, value)))
             for key, value in platform.variables.items()
         ]
         self.concurrency_limits = [
             GlobalConcurrencyLimit(
-                f"limit-{limit.name}", child, **fields(settings.concurrency_limit_inputs(limit))
+                f"limit-{limit.name}", child, **fields(concurrency_limit_inputs(settings, limit))
             )
             for limit in platform.concurrency_limits
         ]
         self.tag_limits = [
             TaskRunConcurrencyLimit(
-                f"tag-limit-{tag}", child, **fields(settings.tag_limit_inputs(tag, limit))
+                f"tag-limit-{tag}", child, **fields(tag_limit_inputs(settings, tag, limit))
             )
             for tag, limit in platform.tag_limits.items()
         ]

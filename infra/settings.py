@@ -22,18 +22,24 @@ from pydantic.alias_generators import to_camel, to_snake
 
 import rpa_naming
 from infra import config_keys
-from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimitInputs
 from infra.prefect_resources.inputs import Problem, describe_error, error_path
-from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrencyLimitInputs
-from infra.prefect_resources.variable import VariableInputs
-from infra.prefect_resources.work_pool import WorkPoolInputs
-from infra.prefect_resources.work_queue import WorkQueueInputs
 
 PoolType = Literal["docker", "process"]
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://")
 DEFAULT_QUEUE = "default"  # Prefect makes it in every pool.
 MEMORY_PATTERN = r"^[1-9][0-9]*[bkmg]?$"
+MAX_PORT = 65535
+# A worker's connection and health endpoint come from the stack's settings; a worker env must not fork them.
+RESERVED_WORKER_ENV = frozenset(
+    {
+        "PREFECT_API_URL",
+        "PREFECT_API_KEY",
+        "PREFECT_API_AUTH_STRING",
+        "PREFECT_WORKER_WEBSERVER_HOST",
+        "PREFECT_WORKER_WEBSERVER_PORT",
+    }
+)
 
 
 class SettingsError(ValueError):
@@ -91,6 +97,10 @@ class WorkerSettings(StackModel):
     health_port: int = Field(default=8080, ge=1024, le=65535)
     """Port of the first replica's health endpoint (replica i uses health_port + i). With host networking,
     workers of every stack on one Docker host share the ports: give each stack its own range."""
+
+    def health_ports(self) -> range:
+        return range(self.health_port, self.health_port + self.replicas)
+
     poll_seconds: PositiveInt | None = None
     """How often the worker asks for runs (PREFECT_WORKER_QUERY_SECONDS; Prefect's default is 10)."""
     env: dict[str, str] = Field(default_factory=dict)
@@ -100,7 +110,7 @@ class ConcurrencyLimitSettings(StackModel):
     name: str = Field(min_length=1)
     """Short name of the resource it guards; on the server it is `<stack>-<name>`."""
     limit: NonNegativeInt
-    slot_decay_per_second: Annotated[float, Field(ge=0)] = 0.0
+    slot_decay_per_second: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     """Greater than 0 makes it a rate limit: `limit` slots refill at this many per second."""
     active: bool = True
 
@@ -114,12 +124,17 @@ class PlatformSettings(StackModel):
     concurrency_limits: list[ConcurrencyLimitSettings] = Field(default_factory=list)
     tag_limits: dict[str, NonNegativeInt] = Field(default_factory=dict)
     """Task-run tag -> limit; the tag on the server is `<stack>-<tag>`."""
+    adopt_existing: bool = False
+    """Take over objects that already exist on the server under this stack's names, instead of failing on
+    the clash: set it once when bringing an existing server under this stack, then remove it."""
 
 
 class StackConfig(StackModel):
     """The project's keys in a stack file (`rpa-platform:<key>`)."""
 
-    prefect_api_url: str = Field(default=config_keys.DEFAULT_API_URL, pattern=r"^https?://\S+$")
+    prefect_api_url: str = Field(default=config_keys.DEFAULT_API_URL, pattern=r"^https?://[^@\s/]+(/\S*)?$")
+    """http(s)://host[:port]/api. Credentials go in prefectApiKey or prefectAuthString (secrets), never here:
+    the URL is an output and appears in messages."""
     prefect_api_key: SecretStr | None = None
     prefect_auth_string: SecretStr | None = None
     environment: rpa_naming.Environment
@@ -159,15 +174,19 @@ class StackSettings(BaseModel):
         return next(pool for pool in self.platform.pools if pool.name == name)
 
     def worker_image(self, worker: WorkerSettings) -> str:
+        """The worker's image, or else its pool's job image (validation guarantees one of them)."""
         image = worker.image or self.pool(worker.pool).job_defaults.get("image")
-        assert isinstance(image, str)  # Guaranteed by validation.
+        if not isinstance(image, str):
+            raise SettingsError(self.source, [Problem(f"platform.workers.{worker.pool}.image", "required")])
         return image
 
     def job_defaults(self, pool: PoolSettings) -> dict[str, Any]:
         """The pool's job defaults as template variables (snake_case), with the names a flow run needs to
         find its stack's Variables and limits added to its environment."""
         defaults: dict[str, Any] = {to_snake(key): value for key, value in pool.job_defaults.items()}
-        env = defaults.get("env") if isinstance(defaults.get("env"), dict) else {}
+        env = defaults.get("env") or {}
+        if not isinstance(env, dict):
+            return defaults  # Left as written, for the template's schema to refuse with its own words.
         defaults["env"] = {
             **env,
             rpa_naming.STACK_ENV_VAR: self.stack,
@@ -175,53 +194,15 @@ class StackSettings(BaseModel):
         }
         return defaults
 
-    def work_pool_inputs(self, pool: PoolSettings) -> WorkPoolInputs:
-        return WorkPoolInputs(
-            name=self.pool_name(pool.name),
-            type=pool.type,
-            description=pool.description,
-            concurrency_limit=pool.concurrency_limit,
-            paused=pool.paused,
-            base_job_template=pool.base_job_template,
-            job_defaults=self.job_defaults(pool),
-        )
 
-    def work_queue_inputs(self, queue: QueueSettings) -> WorkQueueInputs:
-        return WorkQueueInputs(
-            name=queue.name,
-            work_pool_name=self.pool_name(queue.pool),
-            priority=queue.priority,
-            concurrency_limit=queue.concurrency_limit,
-            description=queue.description,
-            paused=queue.paused,
-        )
-
-    def variable_inputs(self, key: str, value: Any) -> VariableInputs:
-        return VariableInputs(name=self.variable_name(key), value=value)
-
-    def concurrency_limit_inputs(self, limit: ConcurrencyLimitSettings) -> GlobalConcurrencyLimitInputs:
-        return GlobalConcurrencyLimitInputs(
-            name=self.limit_name(limit.name),
-            limit=limit.limit,
-            active=limit.active,
-            slot_decay_per_second=limit.slot_decay_per_second,
-        )
-
-    def tag_limit_inputs(self, tag: str, limit: int) -> TaskRunConcurrencyLimitInputs:
-        return TaskRunConcurrencyLimitInputs(tag=self.tag(tag), limit=limit)
-
-
-def parse_stack_settings(stack: str, source: str, raw: dict[str, Any]) -> StackSettings:
-    """Validate the project's config keys (short form: `platform`, `environment` ...) of one stack."""
+def parse_config(stack: str, source: str, raw: dict[str, Any]) -> StackSettings:
+    """The project's config keys (short form: `platform`, `environment` ...) of one stack, typed. References
+    between them, Prefect's rules and the flows' needs are checked on the result (`stack_config`)."""
     try:
         config = StackConfig.model_validate(raw)
     except ValidationError as error:
         raise SettingsError(source, schema_problems(error)) from None
-    settings = StackSettings(stack=stack, source=source, config=config)
-    problems = reference_problems(settings) + prefect_problems(settings)
-    if problems:
-        raise SettingsError(source, problems)
-    return settings
+    return StackSettings(stack=stack, source=source, config=config)
 
 
 def schema_problems(error: ValidationError) -> list[Problem]:
@@ -290,48 +271,55 @@ def reference_problems(settings: StackSettings) -> list[Problem]:
                 )
             )
     for index, worker in enumerate(platform.workers):
-        path = f"platform.workers[{index}]"
-        if worker.pool not in pool_names:
-            problems.append(
-                Problem(f"{path}.pool", f"no pool named '{worker.pool}' is defined (pools: {defined})")
-            )
-            continue
-        known = queues_by_pool.get(worker.pool, {DEFAULT_QUEUE})
-        for queue_index, queue in enumerate(worker.queues):
-            if queue not in known:
-                problems.append(
-                    Problem(
-                        f"{path}.queues[{queue_index}]",
-                        f"pool '{worker.pool}' has no queue '{queue}' (queues: {', '.join(sorted(known))})",
-                    )
-                )
-        if worker.image is None and not isinstance(settings.pool(worker.pool).job_defaults.get("image"), str):
-            problems.append(
-                Problem(
-                    f"{path}.image", f"required: pool '{worker.pool}' has no jobDefaults.image to default to"
-                )
-            )
-        if not worker.docker_host.startswith(DOCKER_HOST_SCHEMES):
-            problems.append(
-                Problem(
-                    f"{path}.dockerHost",
-                    f"must start with one of {', '.join(DOCKER_HOST_SCHEMES)} (got {worker.docker_host!r})",
-                )
-            )
+        problems += worker_problems(settings, f"platform.workers[{index}]", worker, queues_by_pool)
     return problems + health_port_problems(platform.workers)
+
+
+def worker_problems(
+    settings: StackSettings, path: str, worker: WorkerSettings, queues_by_pool: dict[str, set[str]]
+) -> list[Problem]:
+    pools = [pool.name for pool in settings.platform.pools]
+    if worker.pool not in pools:
+        return [
+            Problem(f"{path}.pool", f"no pool named '{worker.pool}' is defined (pools: {', '.join(pools)})")
+        ]
+    problems = []
+    known = queues_by_pool.get(worker.pool, {DEFAULT_QUEUE})
+    for index, queue in enumerate(worker.queues):
+        if queue not in known:
+            queues = ", ".join(sorted(known))
+            problems.append(
+                Problem(
+                    f"{path}.queues[{index}]",
+                    f"pool '{worker.pool}' has no queue '{queue}' (queues: {queues})",
+                )
+            )
+    if worker.image is None and not isinstance(settings.pool(worker.pool).job_defaults.get("image"), str):
+        problems.append(Problem(f"{path}.image", f"required: pool '{worker.pool}' has no jobDefaults.image"))
+    if not worker.docker_host.startswith(DOCKER_HOST_SCHEMES):
+        schemes = ", ".join(DOCKER_HOST_SCHEMES)
+        problems.append(
+            Problem(f"{path}.dockerHost", f"must start with one of {schemes} (got {worker.docker_host!r})")
+        )
+    if worker.health_ports()[-1] > MAX_PORT:
+        last = worker.health_ports()[-1]
+        problems.append(Problem(f"{path}.healthPort", f"replica ports run up to {last}; at most {MAX_PORT}"))
+    for variable in sorted(RESERVED_WORKER_ENV & set(worker.env)):
+        problems.append(Problem(f"{path}.env.{variable}", "set by the platform from the stack's settings"))
+    return problems
 
 
 def health_port_problems(workers: list[WorkerSettings]) -> list[Problem]:
     """Host-networked workers on one Docker host share its ports, so their health endpoints must not clash."""
     problems = []
     for index, worker in enumerate(workers):
-        ports = set(range(worker.health_port, worker.health_port + worker.replicas))
+        ports = set(worker.health_ports())
         for other_index, other in enumerate(workers[:index]):
             shared = (
                 other.network_mode == worker.network_mode == "host"
                 and other.docker_host == worker.docker_host
             )
-            if shared and ports & set(range(other.health_port, other.health_port + other.replicas)):
+            if shared and ports & set(other.health_ports()):
                 problems.append(
                     Problem(
                         f"platform.workers[{index}].healthPort",
@@ -339,42 +327,4 @@ def health_port_problems(workers: list[WorkerSettings]) -> list[Problem]:
                         "same Docker host; choose a free range",
                     )
                 )
-    return problems
-
-
-def prefect_problems(settings: StackSettings) -> list[Problem]:
-    """What Prefect would refuse once the stack's names are applied, found with the resources' own rules."""
-    platform = settings.platform
-    problems: list[Problem] = []
-
-    def collect(path: str, inputs: Any, rename: dict[str, str] | None = None) -> None:
-        for problem in type(inputs).problems(inputs.to_props()):
-            prop = problem.property
-            if prop.startswith("jobDefaults."):
-                prop = "jobDefaults." + to_camel(prop.removeprefix("jobDefaults."))
-            prop = (rename or {}).get(prop, prop)
-            problems.append(Problem(f"{path}.{prop}", f"{inputs.label()}: {problem.reason}"))
-
-    pool_names = {pool.name for pool in platform.pools}
-    for index, pool in enumerate(platform.pools):
-        collect(f"platform.pools[{index}]", settings.work_pool_inputs(pool))
-    for index, queue in enumerate(platform.queues):
-        if queue.pool in pool_names:
-            collect(f"platform.queues[{index}]", settings.work_queue_inputs(queue), {"workPoolName": "pool"})
-    for key, value in platform.variables.items():
-        for problem in VariableInputs.problems(settings.variable_inputs(key, value).to_props()):
-            problems.append(
-                Problem(
-                    f"platform.variables.{key}", f"variable '{settings.variable_name(key)}': {problem.reason}"
-                )
-            )
-    for index, limit in enumerate(platform.concurrency_limits):
-        collect(f"platform.concurrencyLimits[{index}]", settings.concurrency_limit_inputs(limit))
-    for tag, limit in platform.tag_limits.items():
-        for problem in TaskRunConcurrencyLimitInputs.problems(
-            settings.tag_limit_inputs(tag, limit).to_props()
-        ):
-            problems.append(
-                Problem(f"platform.tagLimits.{tag}", f"tag '{settings.tag(tag)}': {problem.reason}")
-            )
     return problems

@@ -74,6 +74,9 @@ def worker_container_spec(
     )
     command = ["prefect", "worker", "start", "--pool", pool_name, "--type", pool.type]
     command += ["--limit", str(worker.limit), "--name", name, "--with-healthcheck"]
+    # The pool is the stack's to create: a worker that made a missing one would mask an out-of-band delete
+    # and race the pool's replacement.
+    command += ["--no-create-pool-if-not-found"]
     for queue in worker.queues:
         command += ["--work-queue", queue]
     env = {

@@ -75,5 +75,8 @@ class Workers(pulumi.ComponentResource):
                 provider=self._docker_provider(spec.docker_host),
                 # The API key lives in the container's environment: keep it encrypted in state.
                 additional_secret_outputs=["envs"],
+                # Its name (and, with host networking, its health port) is fixed: a replacement must free
+                # them first, or Docker refuses the new container.
+                delete_before_replace=True,
             ),
         )

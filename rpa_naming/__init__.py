@@ -8,7 +8,6 @@ Variables keep the seed's convention `<environment>_<flow>_<setting>`
 from typing import Final, Literal
 
 Environment = Literal["development", "staging", "production"]
-ENVIRONMENTS: Final[tuple[Environment, ...]] = ("development", "staging", "production")
 
 # Set in every flow-run container by the pool's base job template, read by flows at run time.
 STACK_ENV_VAR: Final = "RPA_STACK"

@@ -1,14 +1,14 @@
 """How a dynamic provider reaches the Prefect API.
 
-The connection is read inside the provider process, from the provider configuration the engine sends
-(every stack config key, secrets decrypted) or else from the environment. It never travels through resource
-inputs, so it is never in state, never pickled with the provider and never in outputs.
+The connection comes from the stack's config, which the engine sends to the provider process (every stack
+config key, secrets decrypted), and is read there, inside the provider. It never travels through resource
+inputs, so it is never in state, never pickled with the provider and never in outputs. It deliberately
+ignores PREFECT_API_* in the environment: the objects must land on the server the stack names, the one its
+workers are pointed at, and a key must never be sent to a server the stack did not name.
 """
 
-import os
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from prefect.client.orchestration import SyncPrefectClient
 from pulumi.dynamic import Config
@@ -19,28 +19,18 @@ from infra import config_keys
 
 @dataclass(frozen=True)
 class PrefectConnection:
-    api_url: str
+    api_url: str = config_keys.DEFAULT_API_URL
     api_key: SecretStr | None = None
     auth_string: SecretStr | None = None
 
     @classmethod
     def from_provider_config(cls, config: Config) -> "PrefectConnection":
-        def setting(key: str, env_var: str) -> Any:
+        def secret(key: str) -> SecretStr | None:
             value = config.get(config_keys.qualified(key))
-            return value if value not in (None, "") else os.environ.get(env_var) or None
+            return SecretStr(str(value)) if value else None
 
-        api_url = setting(config_keys.API_URL, "PREFECT_API_URL") or config_keys.DEFAULT_API_URL
-        api_key = setting(config_keys.API_KEY, "PREFECT_API_KEY")
-        auth_string = setting(config_keys.AUTH_STRING, "PREFECT_API_AUTH_STRING")
-        return cls(
-            api_url=str(api_url),
-            api_key=SecretStr(str(api_key)) if api_key else None,
-            auth_string=SecretStr(str(auth_string)) if auth_string else None,
-        )
-
-    @classmethod
-    def from_environment(cls) -> "PrefectConnection":
-        return cls.from_provider_config(Config(raw_config={}, project_name=config_keys.PROJECT))
+        api_url = config.get(config_keys.qualified(config_keys.API_URL)) or config_keys.DEFAULT_API_URL
+        return cls(str(api_url), secret(config_keys.API_KEY), secret(config_keys.AUTH_STRING))
 
     def client(self) -> SyncPrefectClient:
         """A started client, one per connection and process: building one costs tens of milliseconds of TLS

@@ -13,8 +13,10 @@ from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_mode
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
 
-# Names Prefect itself gives to limits it manages: tag limits and deployment concurrency.
-RESERVED_PREFIXES = ("tag:", "deployment:")
+# Names Prefect itself gives to the limits it manages: tag limits and deployment concurrency.
+TAG_LIMIT_PREFIX = "tag:"
+DEPLOYMENT_LIMIT_PREFIX = "deployment:"
+RESERVED_PREFIXES = (TAG_LIMIT_PREFIX, DEPLOYMENT_LIMIT_PREFIX)
 
 
 class GlobalConcurrencyLimitInputs(ResourceInputs):

@@ -5,6 +5,7 @@ The same `problems()` serves the provider's `check` and the stack settings, so a
 the same words whether it comes from a stack file or from a program that uses the resource directly.
 """
 
+from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple, Self
 
 from prefect.types.names import BANNED_CHARACTERS, WITHOUT_BANNED_CHARACTERS
@@ -105,11 +106,10 @@ class ResourceInputs(BaseModel):
     def to_props(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, mode="json")
 
-    def alias(self, field: str) -> str:
-        return type(self).model_fields[field].alias or field
 
-
-def prefect_model_problems(build: Any, rename: dict[str, str] | None = None) -> list[Problem]:
+def prefect_model_problems(
+    build: Callable[[], object], rename: dict[str, str] | None = None
+) -> list[Problem]:
     """Build one of the Prefect client's action models and return what its validators refuse."""
     try:
         build()

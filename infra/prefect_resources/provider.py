@@ -6,6 +6,7 @@ drift, out-of-band deletes reported as gone, explicit adoption of existing objec
 """
 
 import contextlib
+from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
@@ -29,6 +30,7 @@ from infra.prefect_resources.connection import PrefectConnection
 from infra.prefect_resources.inputs import ResourceInputs
 
 InputsT = TypeVar("InputsT", bound=ResourceInputs)
+T = TypeVar("T")
 
 
 class PrefectRequestError(Exception):
@@ -127,7 +129,7 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
         return CreateResult(object_id, inputs.to_props())
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        inputs = self._inputs(props)
+        inputs = self._identity(props)
         found = self._call(inputs, "read", lambda: self.fetch(self._client(), inputs))
         if found is None:
             return ReadResult(None, {})
@@ -149,7 +151,7 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
         return UpdateResult(inputs.to_props())
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        inputs = self._inputs(props)
+        inputs = self._identity(props)
         with contextlib.suppress(ObjectNotFound):  # Already gone is what delete wants.
             self._call(inputs, "delete", lambda: self.delete_object(self._client(), id_, inputs))
 
@@ -165,32 +167,46 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
             return None
 
     def _client(self) -> SyncPrefectClient:
-        connection = getattr(self, "_connection", None) or PrefectConnection.from_environment()
+        # Configured by the engine before any call; unconfigured (a program's own use), the stack's default.
+        connection = getattr(self, "_connection", None) or PrefectConnection()
         return connection.client()
 
     def _changed_fields(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         model = self.inputs_model
         compared = {name: field.alias or name for name, field in model.model_fields.items()}
         compared = {name: alias for name, alias in compared.items() if name not in model.unmanaged}
-        if has_unknown(news):
+        old = None if has_unknown(news) else self._parsed_or_none(olds)
+        if old is None:
+            # Values a preview does not know yet, or state written by another version of this provider:
+            # compare what is on the wire, field by field, so that only what differs is updated.
             return [
                 name
                 for name, alias in compared.items()
                 if has_unknown(news.get(alias)) or news.get(alias) != olds.get(alias)
             ]
-        old = self._parsed_or_none(olds)
-        if old is None:
-            return list(compared)  # State written by another version of this provider: rewrite it whole.
         new = self._inputs(news)
         # Parsed values, not text: JSON that differs only in key order or 5 vs 5.0 is the same.
         return [name for name in compared if getattr(old, name) != getattr(new, name)]
+
+    def _identity(self, props: dict[str, Any]) -> InputsT:
+        """The inputs of an object in state, even state this version cannot fully parse: enough to find the
+        object by its natural key."""
+        parsed = self._parsed_or_none(props)
+        if parsed is not None:
+            return parsed
+        known = {
+            name: props[field.alias or name]
+            for name, field in self.inputs_model.model_fields.items()
+            if props.get(field.alias or name) is not None
+        }
+        return self.inputs_model.model_construct(**known)  # type: ignore[return-value]
 
     def __getstate__(self) -> dict[str, Any]:
         # Only the class travels in the pickled provider; a connection never does.
         return {}
 
     @staticmethod
-    def _call(inputs: ResourceInputs, verb: str, call: Any) -> Any:
+    def _call(inputs: ResourceInputs, verb: str, call: Callable[[], T]) -> T:
         try:
             return call()
         except httpx.HTTPStatusError as error:

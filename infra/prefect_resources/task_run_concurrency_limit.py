@@ -13,14 +13,13 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from pydantic import Field
 
 from infra.prefect_resources.global_concurrency_limit import (
+    TAG_LIMIT_PREFIX,
     GlobalConcurrencyLimitInputs,
     GlobalConcurrencyLimitProvider,
 )
 from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
-
-TAG_LIMIT_PREFIX = "tag:"
 
 
 class TaskRunConcurrencyLimitInputs(ResourceInputs):

@@ -7,6 +7,7 @@ import pulumi
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectNotFound
+from prefect.utilities.schema_tools.validation import validate
 from prefect.workers.base import BaseWorker
 from pydantic import Field
 
@@ -27,6 +28,30 @@ def default_base_job_template(pool_type: str) -> dict[str, Any] | None:
 
 def job_variable_names(template: dict[str, Any]) -> list[str]:
     return sorted(template.get("variables", {}).get("properties", {}))
+
+
+def job_default_problems(template: dict[str, Any], job_defaults: dict[str, Any]) -> list[Problem]:
+    """Job defaults the template's own schema refuses (an unknown pull policy, an env that is not a mapping),
+    checked with Prefect's validator as the worker would, but before anything is deployed."""
+    schema = template.get("variables", {})
+    properties = schema.get("properties", {})
+    known = {key: value for key, value in job_defaults.items() if key in properties}
+    problems = []
+    for error in validate(known, schema, raise_on_error=False, ignore_required=True):
+        variable = str(error.path[0]) if error.path else "?"
+        expected = expected_values(properties.get(variable, {}))
+        problems.append(Problem(f"jobDefaults.{variable}", f"{error.message}; expected {expected}"))
+    return problems
+
+
+def expected_values(schema: dict[str, Any]) -> str:
+    """'one of IfNotPresent, Always' or 'string': what a job variable's schema accepts, in words."""
+    options = schema.get("anyOf", [schema])
+    enums = [value for option in options for value in option.get("enum", [])]
+    if enums:
+        return "one of " + ", ".join(map(str, enums))
+    types = [option.get("type") for option in options if option.get("type") not in (None, "null")]
+    return " or ".join(types) or "a valid value"
 
 
 def with_job_defaults(template: dict[str, Any], job_defaults: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +106,7 @@ class WorkPoolInputs(ResourceInputs):
                         f"not a job variable of the '{self.type}' template; allowed: {', '.join(known)}",
                     )
                 )
-        return problems
+        return problems + job_default_problems(template, self.job_defaults)
 
     def normalized(self) -> Self:
         template = self.base_job_template or default_base_job_template(self.type) or {}

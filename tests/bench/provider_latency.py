@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import empty_pb2
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import (
     GlobalConcurrencyLimitCreate,
@@ -41,6 +42,12 @@ VERBS = ("create", "read", "update", "delete")
 
 Prepared = Callable[[], Callable[[], Any]]
 """Prepares one operation (untimed) and returns the call to time."""
+
+
+def timed_ms(call: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    call()
+    return (time.perf_counter() - start) * 1000
 
 
 def ready(call: Callable[[], Any]) -> Prepared:
@@ -166,12 +173,12 @@ def measure(rounds: int, out: Path) -> dict[str, Any]:
                         )
                         ops = raw_ops(news) if path == "raw" else provider_ops(stack, news, updated)
                         for verb in VERBS:
-                            call = ops[verb]()
-                            start = time.perf_counter()
-                            call()
-                            elapsed = (time.perf_counter() - start) * 1000
+                            elapsed = timed_ms(ops[verb]())
                             if round_number:
                                 samples.setdefault((resource, verb, path), []).append(elapsed)
+            # The floor of the provider path: one gRPC round trip to the provider process doing nothing.
+            assert process.stub is not None
+            floor = [timed_ms(lambda: process.stub.GetPluginInfo(empty_pb2.Empty())) for _ in range(200)]
     finally:
         process.stop()
         server.stop()
@@ -190,7 +197,12 @@ def measure(rounds: int, out: Path) -> dict[str, Any]:
                     "ratio": round(provider_ms / raw_ms, 2),
                 }
             )
-    result = {"rounds": rounds, "statistic": "median", "rows": rows}
+    result = {
+        "rounds": rounds,
+        "statistic": "median",
+        "protocol_round_trip_ms": round(statistics.median(floor), 2),
+        "rows": rows,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "provider-latency.json").write_text(json.dumps(result, indent=2))
     return result
@@ -210,6 +222,9 @@ def main() -> None:
             f"{row['resource']:24} {row['operation']:9} {row['raw_ms']:8.2f} {row['provider_ms']:12.2f} "
             f"{row['ratio']:5.2f}x"
         )
+    print(
+        f"gRPC round trip to the provider process, doing nothing: {result['protocol_round_trip_ms']:.2f} ms"
+    )
     print(f"written to {args.out / 'provider-latency.json'}")
 
 

@@ -67,6 +67,8 @@ def test_delete_of_already_deleted_object_succeeds(
     stack.up(case.inputs(unique))
     case.delete_out_of_band(client, case.inputs(unique))
     stack.destroy()  # Raises if the provider reports an error.
+    assert stack.provider.calls[-1] == "Delete"
+    assert not case.exists(client, case.inputs(unique))
 
 
 def test_bad_input_is_refused_at_check_and_nothing_is_written(
@@ -97,3 +99,26 @@ def test_existing_object_is_not_taken_over_without_adopt(
     assert second.up({**inputs, **case.change, "adopt": True}) == "create"
     assert case.held(client, inputs) == case.changed_value
     first.state = None  # The object now belongs to `second`, which destroys it.
+
+
+def test_state_written_by_another_provider_version(
+    case: ResourceCase, engine: Callable[..., EngineStack], client: SyncPrefectClient, unique: str
+) -> None:
+    """State this version cannot parse (a field it no longer knows, one it does not have yet) is refreshed,
+    updated in place and destroyed, never replaced into a name clash."""
+    case.setup(client, unique)
+    inputs = case.inputs(unique)
+    stack = engine(case.resource_type, case.provider())
+    stack.up(inputs)
+    changed_key = next(iter(case.change))
+    stack.state.outputs = {
+        **{key: value for key, value in stack.state.outputs.items() if key != changed_key},
+        "fieldFromAnOlderRelease": 1,
+    }
+
+    assert stack.up({**inputs, **case.change}) == "update"
+    assert case.held(client, inputs) == case.changed_value
+    stack.state.outputs["fieldFromAnOlderRelease"] = 1
+    assert stack.refresh()
+    stack.destroy()
+    assert not case.exists(client, inputs)

@@ -1,58 +1,34 @@
-"""`pulumi up` of a stack's Prefect objects without the CLI: every object the program declares for the
-settings, driven through the real dynamic-provider process in the program's dependency order."""
+"""`pulumi up` of a stack's Prefect objects without the CLI: the program itself declares them (under
+Pulumi's mocks), and each is then driven through the real dynamic-provider process, in declaration order,
+with the very provider object and inputs the program serialised."""
 
+import base64
 from typing import Any
 
-from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimitProvider
+import dill
+
 from infra.prefect_resources.provider import PrefectProvider
-from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrencyLimitProvider
-from infra.prefect_resources.variable import VariableProvider
-from infra.prefect_resources.work_pool import WorkPoolProvider
-from infra.prefect_resources.work_queue import WorkQueueProvider
+from infra.rpa_platform import RpaPlatform
 from infra.settings import StackSettings
-from tests.support.provider_protocol import DynamicProviderProcess, EngineStack
+from tests.support.provider_protocol import PROVIDER_KEY, DynamicProviderProcess, EngineStack
+from tests.support.pulumi_program import run_under_mocks
+
+PREFECT_TYPE_PREFIX = "pulumi-python:dynamic/prefect:"
 
 
 def declared_objects(settings: StackSettings) -> list[tuple[str, str, PrefectProvider, dict[str, Any]]]:
-    """(resource type, resource name, provider, inputs) for every Prefect object of the stack, pools first."""
-    platform = settings.platform
-    return [
-        *(
-            ("WorkPool", f"pool-{p.name}", WorkPoolProvider(), settings.work_pool_inputs(p).to_props())
-            for p in platform.pools
-        ),
-        *(
-            (
-                "WorkQueue",
-                f"queue-{q.pool}-{q.name}",
-                WorkQueueProvider(),
-                settings.work_queue_inputs(q).to_props(),
-            )
-            for q in platform.queues
-        ),
-        *(
-            ("Variable", f"variable-{k}", VariableProvider(), settings.variable_inputs(k, v).to_props())
-            for k, v in platform.variables.items()
-        ),
-        *(
-            (
-                "GlobalConcurrencyLimit",
-                f"limit-{c.name}",
-                GlobalConcurrencyLimitProvider(),
-                settings.concurrency_limit_inputs(c).to_props(),
-            )
-            for c in platform.concurrency_limits
-        ),
-        *(
-            (
-                "TaskRunConcurrencyLimit",
-                f"tag-limit-{t}",
-                TaskRunConcurrencyLimitProvider(),
-                settings.tag_limit_inputs(t, n).to_props(),
-            )
-            for t, n in platform.tag_limits.items()
-        ),
-    ]
+    """(resource type, resource name, provider, inputs) of every Prefect object the program declares."""
+    inventory = run_under_mocks(settings.stack, {}, lambda: RpaPlatform("rpa-platform", settings) and None)
+    declared = []
+    for resource in inventory.resources:
+        if not resource.type.startswith(PREFECT_TYPE_PREFIX):
+            continue
+        serialized = resource.inputs[PROVIDER_KEY]
+        pickled = serialized["value"] if isinstance(serialized, dict) else serialized
+        provider = dill.loads(base64.b64decode(pickled))
+        inputs = {key: value for key, value in resource.inputs.items() if key != PROVIDER_KEY}
+        declared.append((resource.type.removeprefix(PREFECT_TYPE_PREFIX), resource.name, provider, inputs))
+    return declared
 
 
 class PrefectObjects:

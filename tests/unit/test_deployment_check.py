@@ -63,3 +63,14 @@ def test_deployments_adding_up_past_the_pool_limit() -> None:
         "prefect.yaml: stack prod: deployments into prod-rpa-docker may run 16 flow runs at once "
         "(rpa1/prod 5 + rpa2/prod 1 + rpa3/prod 10), above the pool's concurrencyLimit 15 in Pulumi.prod.yaml"
     ]
+
+
+def test_a_deployment_that_is_not_a_mapping() -> None:
+    document = shipped()
+    document["deployments"].append("rpa1/dev")
+    assert problems(document) == [
+        "prefect.yaml: deployments[9]: must be a mapping (name, entrypoint, work_pool, ...)"
+    ]
+    assert problems({"deployments": {"rpa1": {}}}) == [
+        "prefect.yaml: deployments must be a list of deployments"
+    ]

@@ -100,10 +100,13 @@ def test_unknown_values_in_a_preview_are_changes() -> None:
     assert (diff.changes, diff.replaces) == (True, ["workPoolName"])
 
 
-def test_state_from_another_provider_version_is_rewritten_not_crashed_on() -> None:
+def test_state_from_another_provider_version_is_updated_in_place() -> None:
+    """State this version cannot parse (a field renamed since) is compared field by field: the object keeps
+    its name, so it is updated, never replaced into a name clash."""
     provider = GlobalConcurrencyLimitProvider()
     limit = checked(provider, {"name": "erp-api", "limit": 10})
-    assert provider.diff("id", {"name": "erp-api", "limitz": 1}, limit).changes is True
+    diff = provider.diff("id", {"name": "erp-api", "limitz": 1}, limit)
+    assert (diff.changes, diff.replaces) == (True, [])
 
 
 def test_docker_default_template_is_computed_locally() -> None:

@@ -200,3 +200,16 @@ def test_the_program_entry_point_runs() -> None:
     )
     assert inventory.of_type("rpa-platform:index:RpaPlatform")
     assert inventory.of_type("prefect:WorkPool")
+
+
+def test_adopt_existing_is_passed_to_every_prefect_object() -> None:
+    config = pulumi_config_of(stack_file("dev"))
+    config["rpa-platform:platform"] = config["rpa-platform:platform"][:-1] + ', "adoptExisting": true}'
+    inventory, _ = declare("dev", config)
+    prefect_objects = [r for r in inventory.resources if "dynamic/prefect:" in r.type]
+    assert prefect_objects and all(r.inputs["adopt"] is True for r in prefect_objects)
+    assert all(
+        "adopt" not in r.inputs or r.inputs["adopt"] is None
+        for r in declare("dev")[0].resources
+        if "dynamic/prefect:" in r.type
+    )

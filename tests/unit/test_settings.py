@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.settings import SettingsError, parse_stack_settings
-from infra.stack_config import from_stack_file
+from infra.settings import SettingsError
+from infra.stack_config import from_stack_file, parse_stack_settings
 
 SOURCE = "Pulumi.prod.yaml"
 
@@ -27,7 +27,11 @@ def valid() -> dict[str, Any]:
             ],
             "queues": [{"pool": "rpa-docker", "name": "critical", "priority": 1, "concurrencyLimit": 5}],
             "workers": [{"pool": "rpa-docker", "replicas": 3, "limit": 5}],
-            "variables": {"rpa3_max_concurrent_tasks": 15, "rpa3_timeout": 120},
+            "variables": {
+                f"{flow}_{setting}": value
+                for flow in ("rpa1", "rpa2", "rpa3")
+                for setting, value in (("max_concurrent_tasks", 15), ("timeout", 120))
+            },
             "concurrencyLimits": [
                 {"name": "erp-api", "limit": 10},
                 {"name": "erp-api-rate", "limit": 20, "slotDecayPerSecond": 20},
@@ -43,6 +47,14 @@ def problems_for(raw: dict[str, Any]) -> dict[str, str]:
         parse_stack_settings("prod", SOURCE, raw)
     assert str(raised.value).startswith(SOURCE)
     return {problem.property: problem.reason for problem in raised.value.problems}
+
+
+def refusal(path: str, value: Any, key: str, message: str) -> str:
+    """The problem reported at `key` when `path` is set to `value`; it must contain `message`."""
+    problems = problems_for(edited(path, value))
+    assert key in problems, problems
+    assert message in problems[key]
+    return problems[key]
 
 
 def edited(path: str, value: Any) -> dict[str, Any]:
@@ -107,10 +119,7 @@ def test_job_defaults_become_template_variables_with_the_stack_names_in_env() ->
 def test_bad_values_are_refused_with_key_and_what_is_allowed(
     path: str, value: Any, key: str, message: str
 ) -> None:
-    problems = problems_for(edited(path, value))
-    assert key in problems, problems
-    assert message in problems[key]
-    assert repr(value) in problems[key], "the message shows what was given"
+    assert repr(value) in refusal(path, value, key, message), "the message shows what was given"
 
 
 @pytest.mark.parametrize(
@@ -222,3 +231,77 @@ def test_missing_environment_is_required() -> None:
     raw = valid()
     del raw["environment"]
     assert problems_for(raw) == {"environment": "required"}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "key", "message"),
+    [
+        (
+            "platform.pools.0.jobDefaults.imagePullPolicy",
+            "Sometimes",
+            "platform.pools[0].jobDefaults.imagePullPolicy",
+            "expected one of IfNotPresent, Always, IfPossible, Never",
+        ),
+        (
+            "platform.pools.0.jobDefaults.memLimit",
+            5,
+            "platform.pools[0].jobDefaults.memLimit",
+            "expected string",
+        ),
+        ("platform.pools.0.jobDefaults.env", "A=1", "platform.pools[0].jobDefaults.env", "expected object"),
+        (
+            "platform.workers.0.healthPort",
+            65534,
+            "platform.workers[0].healthPort",
+            "replica ports run up to 65536",
+        ),
+        (
+            "platform.workers.0.env",
+            {"PREFECT_API_URL": "http://elsewhere/api"},
+            "platform.workers[0].env.PREFECT_API_URL",
+            "set by the platform",
+        ),
+        (
+            "platform.concurrencyLimits.1.slotDecayPerSecond",
+            float("inf"),
+            "platform.concurrencyLimits[1].slotDecayPerSecond",
+            "finite number",
+        ),
+        (
+            "platform.variables.rpa3_max_concurrent_tasks",
+            "15",
+            "platform.variables.rpa3_max_concurrent_tasks",
+            "an integer >= 1",
+        ),
+        (
+            "platform.variables.rpa3_max_concurrent_tasks",
+            0,
+            "platform.variables.rpa3_max_concurrent_tasks",
+            "an integer >= 1",
+        ),
+        ("platform.variables.rpa1_timeout", -5, "platform.variables.rpa1_timeout", "a number > 0"),
+        ("prefectApiUrl", "http://admin:pw@127.0.0.1:4200/api", "prefectApiUrl", "should match pattern"),
+    ],
+)
+def test_values_the_platform_or_the_flows_could_not_use(
+    path: str, value: Any, key: str, message: str
+) -> None:
+    refusal(path, value, key, message)
+
+
+def test_a_stack_file_whose_config_is_not_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text("config: [1, 2]\n")
+    with pytest.raises(SettingsError, match="`config:` must be a mapping"):
+        from_stack_file(path)
+
+
+def test_a_plaintext_credential_in_a_stack_file_is_refused(tmp_path: Path) -> None:
+    document = {"config": {f"rpa-platform:{key}": value for key, value in valid().items()}}
+    document["config"]["rpa-platform:prefectApiKey"] = "pnu_plaintext"
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(SettingsError) as raised:
+        from_stack_file(path)
+    assert "must be stored encrypted: pulumi config set --secret prefectApiKey" in str(raised.value)
+    assert "pnu_plaintext" not in str(raised.value)
