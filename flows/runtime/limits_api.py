@@ -4,9 +4,11 @@ They go through the client's HTTP session (its base URL, auth headers, TLS and c
 through its retry wrapper: on a 503 (SQLite's "database is locked", frequent under slot traffic) that
 wrapper sleeps about 2 s, and it still sleeps once with PREFECT_CLIENT_MAX_RETRIES=0 (Prefect 3.9.1,
 `PrefectHttpxSyncClient._send_with_retry`). Slot traffic cannot afford that, so transient failures are
-retried here after a few milliseconds. A call that still fails raises; the pools treat that like a denial
-and try again later: an API hiccup slows a flow down but never lets it exceed a limit. Responses are parsed
-with Prefect's own schemas.
+retried here after a few milliseconds. A lease request is retried after a transport error only when it
+surely never reached the server (no connection): after a read timeout the server may have granted the
+lease, and asking again could hold twice the slots until the first lease lapses. A call that still fails
+raises; the pools treat that like a denial and try again later: an API hiccup slows a flow down but never
+lets it exceed a limit. Responses are parsed with Prefect's own schemas.
 """
 
 import random
@@ -28,6 +30,8 @@ _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 _ATTEMPTS = 10
 _FIRST_RETRY_SECONDS = 0.005
 _MAX_RETRY_SECONDS = 0.1
+# Transport errors after which the request surely never arrived: safe to resend even when not idempotent.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class LimitsApiError(RuntimeError):
@@ -96,7 +100,11 @@ class LimitsApi:
         if self._holder is not None:
             body["holder"] = self._holder.model_dump(mode="json")
         response = self._send(
-            "POST", "/v2/concurrency_limits/increment-with-lease", body, expected={200, 423}
+            "POST",
+            "/v2/concurrency_limits/increment-with-lease",
+            body,
+            expected={200, 423},
+            retry_after=_NOT_SENT,
         )
         if response.status_code == 423:
             return None
@@ -121,7 +129,14 @@ class LimitsApi:
         return response.status_code == 200
 
     def _send(
-        self, method: str, path: str, body: object = None, *, expected: set[int], attempts: int = _ATTEMPTS
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        expected: set[int],
+        attempts: int = _ATTEMPTS,
+        retry_after: tuple[type[httpx.TransportError], ...] = (httpx.TransportError,),
     ) -> httpx.Response:
         request = self._session.build_request(method, path, json=body)
         if self._session.csrf_token:
@@ -132,8 +147,8 @@ class LimitsApi:
             try:
                 # httpx.Client.send, not the session's override: that is the retry wrapper described above.
                 response = httpx.Client.send(self._session, request)
-            except httpx.TransportError:
-                if attempt == attempts - 1:
+            except httpx.TransportError as error:
+                if attempt == attempts - 1 or not isinstance(error, retry_after):
                     raise
             else:
                 if response.status_code in expected:

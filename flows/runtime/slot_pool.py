@@ -21,8 +21,14 @@ server, never a task:
   doubles (up to `max_tenure_seconds`); if somebody did, it returns to `tenure_seconds`. A pool holding no
   more than half the limit keeps its blocks for `max_tenure_seconds`: two flow runs settle at half each,
   and a third still gets its turn.
-- renew: leases are renewed every `renew_every_seconds`. If the process dies they lapse, and Prefect gives the
-  slots back about `lease_seconds` + 15 s later (its repossessor runs every 15 s).
+- renew: leases are renewed every `renew_every_seconds`, before anything else the manager does; a failed
+  renewal is retried after `renew_retry_seconds`. A block whose lease may run out within `renew_every_seconds`
+  (its renewals kept failing) hands out no more slots: the server may give them to someone else once the lease
+  is gone. If the process dies the leases lapse, and Prefect gives the slots back about `lease_seconds` + 15 s
+  later (its repossessor runs every 15 s).
+
+Lease times are counted from when the request was sent, never from its answer: the server's clock started
+no earlier. A limit deleted or changed under a running flow fails the tasks waiting for it with that error.
 """
 
 import logging
@@ -36,7 +42,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from flows.runtime.deadline import Deadline
-from flows.runtime.errors import SlotWaitTimeout
+from flows.runtime.errors import RuntimeConfigurationError, SlotWaitTimeout
 from flows.runtime.limits_api import LimitsApi
 
 logger = logging.getLogger(__name__)
@@ -46,6 +52,7 @@ logger = logging.getLogger(__name__)
 class SlotPolicy:
     lease_seconds: float = 60.0  # the server's minimum: a dead process's slots come back soonest
     renew_every_seconds: float = 20.0  # a third of the lease: two renewals may fail before it lapses
+    renew_retry_seconds: float = 2.0
     linger_seconds: float = 0.1
     warm_grace_seconds: float = 1.0
     pace_seconds: float = 0.2
@@ -62,7 +69,8 @@ class _Block:
     lease_id: UUID
     size: int
     acquired_at: float
-    renewed_at: float
+    renewed_at: float  # when the request that last set its lease's expiry was sent
+    renew_due: float
     tenure_factor: float  # its share of the pool's tenure: blocks expire one by one
     in_use: int = 0
     idle_since: float = 0.0
@@ -101,6 +109,7 @@ class SlotPool:
         self._next_read = 0.0
         self._poll_delay = policy.first_poll_seconds
         self._closing = False
+        self._failure: RuntimeConfigurationError | None = None
         self._manager = threading.Thread(target=self._manage, name=f"slots:{name}", daemon=True)
         self._manager.start()
 
@@ -133,16 +142,14 @@ class SlotPool:
 
     def _take(self, deadline: Deadline) -> _Block:
         with self._lock:
-            if self._closing:
-                raise RuntimeError(f"slot pool {self.name!r} is closed")
+            self._raise_if_closed()
             block = self._block_with_room()
             if block is None:
                 self._waiting += 1
                 self._manager_wakeup.notify()
                 try:
                     while (block := self._block_with_room()) is None:
-                        if self._closing:
-                            raise RuntimeError(f"slot pool {self.name!r} is closed")
+                        self._raise_if_closed()
                         if deadline.expired():
                             raise SlotWaitTimeout(self.name, deadline.seconds)
                         self._slot_free.wait(deadline.remaining())
@@ -152,10 +159,21 @@ class SlotPool:
             block.used = True
             return block
 
+    def _raise_if_closed(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if self._closing:
+            raise RuntimeError(f"slot pool {self.name!r} is closed")
+
     def _block_with_room(self) -> _Block | None:
         """The fullest block that still has room: packing tasks lets the other blocks fall idle."""
-        open_blocks = [b for b in self._blocks if not b.retiring and b.in_use < b.size]
+        open_blocks = [b for b in self._open_blocks(time.monotonic()) if b.in_use < b.size]
         return max(open_blocks, key=lambda b: (b.in_use, b.acquired_at), default=None)
+
+    def _open_blocks(self, now: float) -> list[_Block]:
+        """Blocks that may take tasks: not retiring, and their lease surely outlives the next renewal."""
+        safe_until = self._policy.lease_seconds - self._policy.renew_every_seconds
+        return [b for b in self._blocks if not b.retiring and now - b.renewed_at < safe_until]
 
     def _give_back(self, block: _Block) -> None:
         now = time.monotonic()
@@ -188,6 +206,10 @@ class SlotPool:
                     continue
             try:
                 self._perform(work)
+            except RuntimeConfigurationError as error:
+                logger.error("slot pool %s: %s", self.name, error)
+                with self._lock:
+                    self._fail(error)
             except Exception as error:
                 # Beyond the API's quick retries. Unreleased leases are queued again; waiting tasks are
                 # served on a later round: slower, never fatal, never over the limit.
@@ -197,13 +219,12 @@ class SlotPool:
 
     def _plan(self, now: float) -> tuple[_Work | None, float]:
         """What the manager should do now, or how long it may sleep. Called with the lock held."""
-        policy = self._policy
         for block in [b for b in self._blocks if b.in_use == 0]:
             lingered = self._waiting == 0 and now >= self._idle_until(block)
             if block.retiring or lingered:
                 self._retire(block, now, rotation=False)
         release, self._to_release = self._to_release, []
-        renew = [b for b in self._blocks if now - b.renewed_at >= policy.renew_every_seconds]
+        renew = [b for b in self._blocks if now >= b.renew_due]
         wants_slots = self._unserved() > 0 and not self._closing
         next_read = max(self._next_read, self._next_lease) if wants_slots else self._next_read
         watching = wants_slots or (bool(self._blocks) and not self._closing)
@@ -212,7 +233,7 @@ class SlotPool:
             return work, 0.0
         if self._closing and not self._blocks:
             return None, 0.0
-        wake_times = [b.renewed_at + policy.renew_every_seconds for b in self._blocks]
+        wake_times = [b.renew_due for b in self._blocks]
         idle = [self._idle_until(b) for b in self._blocks if b.in_use == 0]
         if idle and self._waiting == 0:
             wake_times.append(min(idle))
@@ -221,6 +242,8 @@ class SlotPool:
         return work, max(0.0, min(wake_times, default=now + 1.0) - now)
 
     def _perform(self, work: _Work) -> None:
+        # Renewals first, each on its own: a lease running out costs more than a late release or read.
+        failures = [error for block in work.renew if (error := self._renew(block)) is not None]
         if work.release:
             logger.debug("slot pool %s: giving back %d slots", self.name, sum(b.size for b in work.release))
         for index, block in enumerate(work.release):
@@ -230,18 +253,29 @@ class SlotPool:
                 with self._lock:
                     self._to_release.extend(work.release[index:])
                 raise
-        for block in work.renew:
-            renewed = self._api.renew(block.lease_id, self._policy.lease_seconds)
-            with self._lock:
-                block.renewed_at = time.monotonic()
-                if not renewed and block in self._blocks:
-                    # Lapsed: the server may have given its slots to someone else already. Stop handing them
-                    # out; slots still in use cannot be recalled (Prefect's own leases behave the same).
-                    logger.warning("slot pool %s: lease %s lapsed before renewal", self.name, block.lease_id)
-                    block.lapsed = True
-                    self._blocks.remove(block)
+        if failures:
+            raise failures[0]
         if work.read_limit:
             self._read_and_grow()
+
+    def _renew(self, block: _Block) -> Exception | None:
+        sent_at = time.monotonic()
+        try:
+            renewed = self._api.renew(block.lease_id, self._policy.lease_seconds)
+        except Exception as error:
+            with self._lock:
+                block.renew_due = time.monotonic() + self._policy.renew_retry_seconds
+            return error
+        with self._lock:
+            block.renewed_at = sent_at
+            block.renew_due = sent_at + self._policy.renew_every_seconds
+            if not renewed and block in self._blocks:
+                # Lapsed: the server may have given its slots to someone else already. Stop handing them
+                # out; slots still in use cannot be recalled (Prefect's own leases behave the same).
+                logger.warning("slot pool %s: lease %s lapsed before renewal", self.name, block.lease_id)
+                block.lapsed = True
+                self._blocks.remove(block)
+        return None
 
     def _read_and_grow(self) -> None:
         state = self._api.read(self.name)
@@ -266,12 +300,13 @@ class SlotPool:
                 return
         # An inactive limit counts nothing (Prefect lets everything through), so it has no free count either.
         size = min(unserved, state.free_slots, self._half_limit) if state.active else unserved
+        sent_at = time.monotonic()
         lease_id = self._api.lease_slots(self.name, size, self._policy.lease_seconds) if size > 0 else None
         with self._lock:
             self._warming = 0  # one attempt: after it, tasks ask for themselves
             if lease_id is not None:
+                self._add(lease_id, size, sent_at)
                 leased_at = time.monotonic()
-                self._add(lease_id, size, leased_at)
                 self._poll_delay = self._policy.first_poll_seconds
                 self._next_read = self._next_lease = leased_at + self._policy.pace_seconds
             else:
@@ -287,10 +322,26 @@ class SlotPool:
             self._rotated_slots += block.size
         self._manager_wakeup.notify()
 
-    def _add(self, lease_id: UUID, size: int, now: float) -> None:
-        factor = random.uniform(0.5, 1.5)
-        self._blocks.append(_Block(lease_id, size, now, renewed_at=now, tenure_factor=factor, idle_since=now))
+    def _add(self, lease_id: UUID, size: int, sent_at: float) -> None:
+        block = _Block(
+            lease_id,
+            size,
+            acquired_at=sent_at,
+            renewed_at=sent_at,
+            renew_due=sent_at + self._policy.renew_every_seconds,
+            tenure_factor=random.uniform(0.5, 1.5),
+            idle_since=sent_at,
+        )
+        self._blocks.append(block)
         self._slot_free.notify(size)
+
+    def _fail(self, error: RuntimeConfigurationError) -> None:
+        """The limit is gone or changed under the run: waiting tasks get the error, every lease goes back."""
+        self._failure = error
+        self._closing = True
+        for block in self._blocks:
+            block.retiring = True
+        self._slot_free.notify_all()
 
     def _tenure_now(self) -> float:
         held = sum(b.size for b in self._blocks if not b.retiring)
@@ -303,7 +354,7 @@ class SlotPool:
     def _unserved(self) -> int:
         """Slots wanted beyond those open: by waiting tasks, or by tasks announced through `warm`."""
         return max(self._waiting, self._warming) - sum(
-            b.size - b.in_use for b in self._blocks if not b.retiring
+            b.size - b.in_use for b in self._open_blocks(time.monotonic())
         )
 
     def _back_off(self, now: float) -> None:
