@@ -34,7 +34,7 @@ lint: ## ruff: lint and formatting
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-check: ## Validate every stack file (Pulumi.<stack>.yaml) and the rules between them
+check: ## Validate every stack file (Pulumi.<stack>.yaml), the rules between them, and prefect.yaml against them
 	$(BIN)/python -m infra.check
 
 list-config: ## Show what each stack puts on Prefect and Docker, by name
