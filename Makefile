@@ -48,12 +48,12 @@ bench: ## Benchmarks (not part of CI): the flows' runtime, the providers' latenc
 	$(BIN)/python -m tests.bench.provider_latency
 
 deploy: check stack-file ## prefect deploy: the flows' deployments of STACK (default dev), to the stack's API
-	PREFECT_API_URL=$$($(BIN)/python -m infra.list_config --api-url $(STACK)) \
+	api_url=$$($(BIN)/python -m infra.list_config --api-url $(STACK)) && PREFECT_API_URL=$$api_url \
 	  $(BIN)/prefect --no-prompt deploy --name rpa1/$(STACK) --name rpa2/$(STACK) --name rpa3/$(STACK)
 
 run-%: ## Run a deployment and follow it: `make run-rpa3-dev` runs rpa3/dev on the dev stack's API
-	PREFECT_API_URL=$$($(BIN)/python -m infra.list_config --api-url $(lastword $(subst -, ,$*))) \
-	  $(BIN)/prefect deployment run $(subst -,/,$*) --watch
+	api_url=$$($(BIN)/python -m infra.list_config --api-url $(lastword $(subst -, ,$*))) && \
+	  PREFECT_API_URL=$$api_url $(BIN)/prefect deployment run $(subst -,/,$*) --watch
 
 demo-erp: ## The demo ERP the flows call, on 127.0.0.1:8765 (foreground)
 	$(BIN)/python -m flows.demo_erp --port 8765

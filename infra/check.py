@@ -10,7 +10,7 @@ import sys
 from infra.deployment_check import check_prefect_yaml
 from infra.policies import rules
 from infra.settings import SettingsError, StackSettings
-from infra.stack_config import PROJECT_ROOT, from_stack_file
+from infra.stack_config import PROJECT_ROOT, from_stack_file, stack_files
 
 
 def shared_host_port_clashes(stacks: list[StackSettings]) -> list[str]:
@@ -19,12 +19,7 @@ def shared_host_port_clashes(stacks: list[StackSettings]) -> list[str]:
     clashes = []
     for other, stack in itertools.combinations(stacks, 2):
         for other_worker, worker in itertools.product(other.platform.workers, stack.platform.workers):
-            shared = (
-                worker.network_mode == other_worker.network_mode == "host"
-                and worker.docker_host == other_worker.docker_host
-            )
-            ports = set(worker.health_ports()) & set(other_worker.health_ports())
-            if shared and ports:
+            if ports := worker.ports_shared_with(other_worker):
                 clashes.append(
                     f"{stack.source}: platform.workers ({worker.pool}) healthPort: ports {min(ports)}-"
                     f"{max(ports)} are also used by {other.source} ({other_worker.pool}) on the same Docker "
@@ -36,7 +31,7 @@ def shared_host_port_clashes(stacks: list[StackSettings]) -> list[str]:
 def main() -> int:
     failed = False
     stacks = []
-    for path in sorted(PROJECT_ROOT.glob("Pulumi.*.yaml")):
+    for path in stack_files():
         try:
             settings = from_stack_file(path)
         except SettingsError as error:

@@ -5,17 +5,17 @@
 
 import argparse
 import sys
+from pathlib import Path
 
-from infra.stack_config import PROJECT_ROOT, from_stack_file
+from infra.settings import SettingsError
+from infra.stack_config import from_stack_file, stack_file, stack_files
 from infra.worker_spec import worker_container_specs
 
-STACKS = ("dev", "staging", "prod")
 
-
-def describe(stack: str) -> None:
-    settings = from_stack_file(PROJECT_ROOT / f"Pulumi.{stack}.yaml")
+def describe(path: Path) -> None:
+    settings = from_stack_file(path)
     platform = settings.platform
-    print(f"{stack} ({settings.environment}) -> {settings.config.prefect_api_url}")
+    print(f"{settings.stack} ({settings.environment}) -> {settings.config.prefect_api_url}")
     for pool in platform.pools:
         print(f"  work pool     {settings.pool_name(pool.name)}: {pool.type}, limit {pool.concurrency_limit}")
     for queue in platform.queues:
@@ -39,11 +39,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.list_config", description=__doc__)
     parser.add_argument("--api-url", metavar="STACK", help="print only this stack's Prefect API URL")
     args = parser.parse_args()
-    if args.api_url:
-        print(from_stack_file(PROJECT_ROOT / f"Pulumi.{args.api_url}.yaml").config.prefect_api_url)
-        return 0
-    for stack in STACKS:
-        describe(stack)
+    try:
+        if args.api_url:
+            print(from_stack_file(stack_file(args.api_url)).config.prefect_api_url)
+            return 0
+        for path in stack_files():
+            describe(path)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -98,12 +98,18 @@ class WorkerSettings(StackModel):
     """Port of the first replica's health endpoint (replica i uses health_port + i). With host networking,
     workers of every stack on one Docker host share the ports: give each stack its own range."""
 
-    def health_ports(self) -> range:
-        return range(self.health_port, self.health_port + self.replicas)
-
     poll_seconds: PositiveInt | None = None
     """How often the worker asks for runs (PREFECT_WORKER_QUERY_SECONDS; Prefect's default is 10)."""
     env: dict[str, str] = Field(default_factory=dict)
+
+    def health_ports(self) -> range:
+        return range(self.health_port, self.health_port + self.replicas)
+
+    def ports_shared_with(self, other: "WorkerSettings") -> set[int]:
+        """Health ports both would bind: host-networked workers on one Docker host share its ports."""
+        if not (self.network_mode == other.network_mode == "host" and self.docker_host == other.docker_host):
+            return set()
+        return set(self.health_ports()) & set(other.health_ports())
 
 
 class ConcurrencyLimitSettings(StackModel):
@@ -310,16 +316,11 @@ def worker_problems(
 
 
 def health_port_problems(workers: list[WorkerSettings]) -> list[Problem]:
-    """Host-networked workers on one Docker host share its ports, so their health endpoints must not clash."""
+    """Health endpoints of one stack's workers must not clash (across stacks: `make check`)."""
     problems = []
     for index, worker in enumerate(workers):
-        ports = set(worker.health_ports())
         for other_index, other in enumerate(workers[:index]):
-            shared = (
-                other.network_mode == worker.network_mode == "host"
-                and other.docker_host == worker.docker_host
-            )
-            if shared and ports & set(other.health_ports()):
+            if ports := worker.ports_shared_with(other):
                 problems.append(
                     Problem(
                         f"platform.workers[{index}].healthPort",

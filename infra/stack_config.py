@@ -30,6 +30,11 @@ def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
     return root / f"Pulumi.{stack}.yaml"
 
 
+def stack_files(root: Path = PROJECT_ROOT) -> list[Path]:
+    """Every stack's file in the repository (`Pulumi.<stack>.yaml`)."""
+    return sorted(root.glob("Pulumi.*.yaml"))
+
+
 def parse_stack_settings(stack: str, source: str, raw: dict[str, Any]) -> StackSettings:
     """Validate the project's config keys (short form: `platform`, `environment` ...) of one stack."""
     settings = parse_config(stack, source, raw)

@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -12,21 +12,9 @@ from starlette.routing import Route
 from flows.demo_erp import records
 from flows.demo_erp.behaviour import ErpBehaviour
 from flows.demo_erp.gatekeeper import Gatekeeper
+from flows.erp_api import InvoicePosting, ReconciliationRequest
 
 Handler = Callable[[Request], Awaitable[object]]
-
-
-class ReconciliationRequest(BaseModel):
-    item_id: str
-    amount_cents: int
-
-
-class InvoicePosting(BaseModel):
-    invoice_number: str
-    supplier: str
-    total_cents: int
-    currency: str
-    due_date: str
 
 
 def create_app(behaviour: ErpBehaviour) -> Starlette:

@@ -5,7 +5,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from flows.systems.erp import InvoicePosting
+from flows.erp_api import InvoicePosting
 
 _SUPPLIERS = ("ACME Tools GmbH", "Nordlicht Logistics AB", "Pacific Paper Co.", "Rossi Impianti S.r.l.")
 

@@ -7,11 +7,11 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
+from flows.erp_api import InvoicePosting, PostedInvoice
 from flows.outcomes import Outcomes
 from flows.rpa1.documents import demo_documents, extract_invoice, inbox_documents
 from flows.runtime import RunSettings, sized
 from flows.systems import open_systems, systems
-from flows.systems.erp import InvoicePosting, PostedInvoice
 from flows.systems.tables import posted_invoices
 
 FLOW = "rpa1"

@@ -6,10 +6,10 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
+from flows.erp_api import OpenItem, Reconciliation
 from flows.outcomes import Outcomes
 from flows.runtime import RunSettings, sized
 from flows.systems import open_systems, systems
-from flows.systems.erp import OpenItem, Reconciliation
 from flows.systems.tables import reconciliations
 
 FLOW = "rpa3"

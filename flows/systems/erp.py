@@ -1,47 +1,14 @@
 """The ERP's API as the flows use it: typed requests and answers over the guarded HTTP service."""
 
-from pydantic import BaseModel
-
+from flows.erp_api import (
+    CustomerPage,
+    InvoicePosting,
+    OpenItem,
+    PostedInvoice,
+    Reconciliation,
+    ReconciliationRequest,
+)
 from flows.runtime import GuardedHttpService
-
-
-class OpenItem(BaseModel):
-    item_id: str
-    account: str
-    amount_cents: int
-
-
-class Reconciliation(BaseModel):
-    item_id: str
-    erp_amount_cents: int
-    status: str
-
-
-class InvoicePosting(BaseModel):
-    invoice_number: str
-    supplier: str
-    total_cents: int
-    currency: str
-    due_date: str
-
-
-class PostedInvoice(BaseModel):
-    invoice_number: str
-    erp_document_id: str
-
-
-class Customer(BaseModel):
-    customer_id: str
-    name: str
-    email: str
-    credit_limit_cents: int
-
-
-class CustomerPage(BaseModel):
-    total: int
-    page: int
-    page_size: int
-    customers: list[Customer]
 
 
 class ErpApi:
@@ -53,7 +20,7 @@ class ErpApi:
         return [OpenItem.model_validate(item) for item in answer]
 
     def reconcile(self, item: OpenItem) -> Reconciliation:
-        body = {"item_id": item.item_id, "amount_cents": item.amount_cents}
+        body = ReconciliationRequest(item_id=item.item_id, amount_cents=item.amount_cents).model_dump()
         return Reconciliation.model_validate(self.service.request("POST", "/api/reconciliations", json=body))
 
     def post_invoice(self, invoice: InvoicePosting) -> PostedInvoice:

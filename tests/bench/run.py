@@ -28,6 +28,7 @@ from flows.demo_erp.stats import ErpStats
 from rpa_naming import concurrency_limit_name
 from tests.bench.guards import ERP, ERP_RATE, Variant
 from tests.bench.metrics import highest_overlap, steady_rate
+from tests.bench.outcome import Outcome
 from tests.bench.table import render
 from tests.support.prefect_server import OFFLINE_ENV, PrefectServer, free_port
 
@@ -60,27 +61,6 @@ class Scenario:
         if self.variant.is_rate:
             return (TASKS - RATE_BURST) / RATE  # a full bucket first, then RATE per second
         return TASKS * self.duration / LIMIT
-
-
-@dataclass
-class Outcome:
-    variant: str
-    duration_s: float
-    ideal_s: float
-    time_s: float | None
-    time_over_ideal: float | None
-    finished_tasks: int
-    capped: bool
-    cap_s: float
-    client_max_concurrency: int | None
-    erp_max_concurrency: int
-    limit: int | None  # rate scenarios limit the rate only
-    run_finish_s: list[float]
-    runtime_server_calls_per_task: float | None
-    rate_per_s: float | None = None
-    rate_accuracy: float | None = None
-    erp_max_calls_in_1s: int | None = None
-    erp_rate_rejections: int | None = None
 
 
 def main() -> None:

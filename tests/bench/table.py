@@ -1,28 +1,8 @@
 """The benchmark's table: one row per scenario."""
 
 from collections.abc import Sequence
-from typing import Protocol
 
-
-class Row(Protocol):
-    variant: str
-    duration_s: float
-    ideal_s: float
-    time_s: float | None
-    time_over_ideal: float | None
-    finished_tasks: int
-    capped: bool
-    cap_s: float
-    client_max_concurrency: int | None
-    erp_max_concurrency: int
-    limit: int | None
-    run_finish_s: list[float]
-    runtime_server_calls_per_task: float | None
-    rate_per_s: float | None
-    rate_accuracy: float | None
-    erp_max_calls_in_1s: int | None
-    erp_rate_rejections: int | None
-
+from tests.bench.outcome import Outcome
 
 _HEADER = (
     f"{'variant':<20} {'d':>6} {'ideal s':>8} {'time s':>8} {'x ideal':>8} {'done':>5} "
@@ -30,7 +10,7 @@ _HEADER = (
 )
 
 
-def render(rows: Sequence[Row], *, header: bool) -> str:
+def render(rows: Sequence[Outcome], *, header: bool) -> str:
     lines = [_HEADER, "-" * len(_HEADER)] if header else []
     for row in rows:
         time_s = f"{row.time_s:.2f}" if row.time_s is not None else f">{row.cap_s:.0f}"

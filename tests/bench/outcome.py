@@ -1,0 +1,24 @@
+"""What one benchmark scenario measured: a row of the table and an entry of the JSON results."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Outcome:
+    variant: str
+    duration_s: float
+    ideal_s: float
+    time_s: float | None
+    time_over_ideal: float | None
+    finished_tasks: int
+    capped: bool
+    cap_s: float
+    client_max_concurrency: int | None
+    erp_max_concurrency: int
+    limit: int | None  # rate scenarios limit the rate only
+    run_finish_s: list[float]
+    runtime_server_calls_per_task: float | None
+    rate_per_s: float | None = None
+    rate_accuracy: float | None = None
+    erp_max_calls_in_1s: int | None = None
+    erp_rate_rejections: int | None = None
