@@ -61,16 +61,13 @@ demo-erp: ## The demo ERP the flows call, on 127.0.0.1:8765 (foreground)
 image: ## Build the runtime image (workers and flow runs) locally, without a registry
 	bash docker/build-images.sh
 
-HEALTH := $(BIN)/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:4200/api/health', timeout=2)"
+LOCAL_SERVER = $(BIN)/python -m local_prefect_server --host 127.0.0.1 --port $(or $(SERVER_PORT),4200)
 
-server: ## Start the local Prefect server on 127.0.0.1:4200 unless one answers (state in .prefect-home/)
-	@if $(HEALTH) 2>/dev/null; then echo "Prefect server already answers on 127.0.0.1:4200"; else \
-	  $(BIN)/prefect server start --host 127.0.0.1 --port 4200 --background >/dev/null && \
-	  for _ in $$(seq 120); do $(HEALTH) 2>/dev/null && break; sleep 1; done && $(HEALTH) && \
-	  echo "Prefect server started on 127.0.0.1:4200 (make server-stop stops it)"; fi
+server: ## Start the local Prefect server on 127.0.0.1:4200 unless one answers (state and server.log in .prefect-home/)
+	@$(LOCAL_SERVER) start
 
 server-stop: ## Stop the local Prefect server started by `make server`
-	$(BIN)/prefect server stop
+	@$(LOCAL_SERVER) stop
 
 local: pulumi-cli server image up ## The main job on the embedded defaults: local server, image, `up` for STACK
 

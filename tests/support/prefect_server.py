@@ -1,7 +1,9 @@
 """A real Prefect server for the test session: `prefect server start` on 127.0.0.1, a free port, SQLite in a
-temporary PREFECT_HOME, analytics off. Nothing is faked: tests talk to it over HTTP like production does."""
+temporary PREFECT_HOME, analytics off, leases on disk like every server the project starts. Nothing is faked:
+tests talk to it over HTTP like production does."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,7 +13,8 @@ from pathlib import Path
 
 import httpx
 
-OFFLINE_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+from local_prefect_server.server_settings import FILESYSTEM_LEASES, server_settings
+from local_prefect_server.server_settings import OFFLINE as OFFLINE_ENV
 
 
 def free_port() -> int:
@@ -26,6 +29,7 @@ class PrefectServer:
     port: int
     log_path: Path
     auth_string: str | None = None
+    lease_storage: str = FILESYSTEM_LEASES  # Prefect's default (in memory) only to show what it loses
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -33,7 +37,7 @@ class PrefectServer:
         return f"http://127.0.0.1:{self.port}/api"
 
     def environment(self) -> dict[str, str]:
-        env = {**os.environ, **OFFLINE_ENV, "PREFECT_HOME": str(self.home)}
+        env = {**os.environ, **server_settings(self.home, self.lease_storage)}
         env.pop("PREFECT_API_URL", None)
         if self.auth_string:
             env["PREFECT_SERVER_API_AUTH_STRING"] = self.auth_string
@@ -41,24 +45,24 @@ class PrefectServer:
 
     def start(self, timeout: float = 120.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "prefect",
-                "server",
-                "start",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            env=self.environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log_path.open("ab") as log:  # a restart's log follows the first one's
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "prefect",
+                    "server",
+                    "start",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         auth = tuple(self.auth_string.split(":", 1)) if self.auth_string else None
         while time.monotonic() < deadline:
@@ -83,3 +87,9 @@ class PrefectServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would end it: nothing is flushed or given back."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()

@@ -1,0 +1,16 @@
+"""Settings of every Prefect server this project starts: `make server` and the tests' servers."""
+
+from pathlib import Path
+
+OFFLINE = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+
+# Prefect 3.9.1 keeps concurrency leases in memory by default while it counts the slots in its database: a
+# restart would leave every slot held at that moment counted, with no lease left to expire, for good. Kept on
+# disk (under PREFECT_HOME), the leases outlive a restart and expire or are released as usual.
+FILESYSTEM_LEASES = "prefect.server.concurrency.lease_storage.filesystem"
+LEASE_STORAGE_SETTING = "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"
+
+
+def server_settings(home: Path, lease_storage: str = FILESYSTEM_LEASES) -> dict[str, str]:
+    """Environment variables for `prefect server start` with its state in `home`."""
+    return {**OFFLINE, "PREFECT_HOME": str(home), LEASE_STORAGE_SETTING: lease_storage}
