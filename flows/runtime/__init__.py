@@ -12,6 +12,7 @@ from flows.runtime.deadline import Deadline
 from flows.runtime.errors import (
     CircuitOpenError,
     ExternalServiceError,
+    InvalidVariableError,
     MissingConcurrencyLimitError,
     MissingVariableError,
     NotARateLimitError,
@@ -34,6 +35,7 @@ __all__ = [
     "ExternalServiceError",
     "FlowRuntime",
     "GuardedHttpService",
+    "InvalidVariableError",
     "MissingConcurrencyLimitError",
     "MissingVariableError",
     "NotARateLimitError",

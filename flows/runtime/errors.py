@@ -11,6 +11,12 @@ class MissingVariableError(RuntimeConfigurationError):
         self.name = name
 
 
+class InvalidVariableError(RuntimeConfigurationError):
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"Prefect Variable {name!r}: {problem}")
+        self.name = name
+
+
 class MissingConcurrencyLimitError(RuntimeConfigurationError):
     """Prefect would run the body unguarded with a warning; the runtime refuses instead."""
 
