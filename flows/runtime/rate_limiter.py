@@ -11,7 +11,8 @@ busy for, to land just after a whole slot has drained: almost nothing is lost to
 A limit deleted, or changed into one without slot decay, under a running flow fails the waiting tasks with
 that error instead of leaving them to time out.
 
-Tokens are spent at once or thrown away: a token used late could bunch calls beyond the bucket. A little of
+Tokens are spent at once or thrown away (and asked for again): a token used late could bunch calls beyond
+the bucket. A little of
 the bucket is left unused as headroom for the jitter between the server's clock and the call's arrival.
 """
 
@@ -41,6 +42,7 @@ class RatePolicy:
     # With 50 ms, the demo ERP's identical bucket once refused a call (three flow runs sharing two cores).
     headroom_seconds: float = 0.15
     max_token_age_seconds: float = 0.025  # a token not spent by then is thrown away
+    idle_check_seconds: float = 0.5  # a manager with nobody to serve looks again this often, woken or not
     write_margin_seconds: tuple[float, float] = (0.002, 0.008)  # land this long after a slot drained
     retry_seconds: float = 0.05
 
@@ -66,7 +68,8 @@ class RateLimiter:
             self._manager_wakeup.notify()
             try:
                 while True:
-                    self._drop_stale_tokens(time.monotonic())
+                    if self._drop_stale_tokens(time.monotonic()):
+                        self._manager_wakeup.notify()  # this task woke too late for it: ask for another
                     if self._grants:
                         self._grants.popleft()
                         return
@@ -87,9 +90,12 @@ class RateLimiter:
             self._token_ready.notify_all()
         self._manager.join(5)
 
-    def _drop_stale_tokens(self, now: float) -> None:
+    def _drop_stale_tokens(self, now: float) -> int:
+        dropped = 0
         while self._grants and now - self._grants[0] > self._policy.max_token_age_seconds:
             self._grants.popleft()
+            dropped += 1
+        return dropped
 
     def _unserved(self) -> int:
         self._drop_stale_tokens(time.monotonic())
@@ -99,7 +105,7 @@ class RateLimiter:
         while True:
             with self._lock:
                 while not self._closing and self._unserved() <= 0:
-                    self._manager_wakeup.wait()
+                    self._manager_wakeup.wait(self._policy.idle_check_seconds)
                 if self._closing:
                     return
                 wanted = self._unserved()
