@@ -12,8 +12,8 @@ A limit deleted, or changed into one without slot decay, under a running flow fa
 that error instead of leaving them to time out.
 
 Tokens are spent at once or thrown away (and asked for again): a token used late could bunch calls beyond
-the bucket. A little of
-the bucket is left unused as headroom for the jitter between the server's clock and the call's arrival.
+the bucket. A little of the bucket is left unused as headroom for the jitter between the server's clock and
+the call's arrival.
 """
 
 import logging
