@@ -7,7 +7,16 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 POLICY_VENV := infra/policies/venv
-PULUMI_VERSION := 3.272.0
+BUILD := $(CURDIR)/.build
+
+# The pinned Pulumi CLI (tools/pulumi/go.mod) that `make pulumi-cli` puts in .build/bin comes first on PATH, so
+# every verb here uses that one binary.
+export PATH := $(BUILD)/bin:$(PATH)
+export PULUMI_SKIP_UPDATE_CHECK := true
+# `make local` on a machine without pulumi-docker's plugin applies the stack from a copy of its file without
+# workers (infra/without_workers.py); STACK_CONFIG names such a file for the Pulumi verbs.
+STACK_CONFIG ?=
+CONFIG_FILE = $(if $(STACK_CONFIG),--config-file $(STACK_CONFIG))
 
 # Local defaults: state in the repository (gitignored), a documented passphrase for its secrets, the local
 # Prefect server. Override any of them in the environment (CI passes its own backend and passphrase).
@@ -18,17 +27,21 @@ export DO_NOT_TRACK := 1
 PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_HOME
 
-.PHONY: help setup lint check list-config test bench deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli stack-file
+.PHONY: help setup lint check list-config test bench deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file
 
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
 
-setup: ## Create the virtualenvs: the project's (.venv) and the policy pack's (infra/policies/venv)
+setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv) and the pinned Pulumi CLI
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
 	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
 	$(POLICY_VENV)/bin/pip install --quiet -r infra/policies/requirements.txt
+	@# Pulumi starts dynamic providers in the program's directory (infra/) and resolves Pulumi.yaml's
+	@# `virtualenv: .venv` from there (pulumi/pulumi#7061): point that path at the project's venv.
+	ln -sfn ../$(VENV) infra/$(VENV)
+	$(MAKE) pulumi-cli
 
 lint: ## ruff: lint and formatting
 	$(BIN)/ruff check .
@@ -69,29 +82,33 @@ server: ## Start the local Prefect server on 127.0.0.1:4200 unless one answers (
 server-stop: ## Stop the local Prefect server started by `make server`
 	@$(LOCAL_SERVER) stop
 
-local: pulumi-cli server image up ## The main job on the embedded defaults: local server, image, `up` for STACK
+local: pulumi-cli server image ## The main job on the embedded defaults: local server, image, `up` for STACK
+	@if bash tools/pulumi/docker-plugin.sh; then $(MAKE) up; else \
+	  pulumi stack select --create $(STACK) && \
+	  $(BIN)/python -m infra.without_workers $(STACK) $(BUILD)/Pulumi.$(STACK).without-workers.yaml && \
+	  echo "local: pulumi-resource-docker is missing: $(STACK) comes up WITHOUT its worker containers" && \
+	  $(MAKE) up STACK_CONFIG=$(BUILD)/Pulumi.$(STACK).without-workers.yaml; fi
 
 stack-file:
 	@test -f Pulumi.$(STACK).yaml || { echo "No stack file Pulumi.$(STACK).yaml (stacks: dev, staging, prod)"; exit 1; }
 
-pulumi-cli:
-	@command -v pulumi >/dev/null || { \
-	  echo "The Pulumi CLI is not installed; nothing was done. Install the pinned version:"; \
-	  echo "  curl -fsSL https://get.pulumi.com | sh -s -- --version $(PULUMI_VERSION)"; \
-	  echo "then run this again. (Everything else - make check, make test - works without it.)"; \
-	  exit 1; }
+pulumi-cli: ## The pinned Pulumi CLI in .build/bin: found on PATH, installed, or built from Go modules
+	@bash tools/pulumi/ensure-cli.sh
+
+docker-plugin: pulumi-cli ## pulumi-docker's plugin for the worker containers: installed where it can be had
+	@bash tools/pulumi/docker-plugin.sh
 
 # --refresh: read what is really on the server first, so drift and objects deleted out of band are put back.
 preview: pulumi-cli stack-file check ## pulumi preview for STACK (default dev), with the policy pack
 	pulumi stack select --create $(STACK)
-	pulumi preview --stack $(STACK) --policy-pack infra/policies --refresh --diff
+	pulumi preview --stack $(STACK) $(CONFIG_FILE) --policy-pack infra/policies --refresh --diff
 
 up: pulumi-cli stack-file check ## pulumi up for STACK (default dev), with the policy pack
 	pulumi stack select --create $(STACK)
-	pulumi up --stack $(STACK) --policy-pack infra/policies --refresh --yes
+	pulumi up --stack $(STACK) $(CONFIG_FILE) --policy-pack infra/policies --refresh --yes
 
 refresh: pulumi-cli stack-file ## pulumi refresh for STACK: show drift between the stack and what is really there
-	pulumi refresh --stack $(STACK) --yes
+	pulumi refresh --stack $(STACK) $(CONFIG_FILE) --yes
 
 destroy: pulumi-cli stack-file ## pulumi destroy for STACK
-	pulumi destroy --stack $(STACK) --yes
+	pulumi destroy --stack $(STACK) $(CONFIG_FILE) --yes

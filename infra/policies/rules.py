@@ -75,7 +75,8 @@ def workers_target_pools_of_their_stack(resources: Iterable[Resource]) -> list[s
 
 
 def worker_capacity_reaches_pool_limit(resources: Iterable[Resource]) -> list[str]:
-    """A pool admitting more concurrent flow runs than its workers can start leaves runs waiting silently."""
+    """A pool admitting more concurrent flow runs than its workers can start leaves runs waiting silently.
+    A pool with no worker in its stack is served by workers run elsewhere, which this stack cannot count."""
     resources = list(resources)
     capacity: dict[str, int] = defaultdict(int)
     for kind, props in resources:
@@ -85,7 +86,8 @@ def worker_capacity_reaches_pool_limit(resources: Iterable[Resource]) -> list[st
     violations = []
     for kind, props in resources:
         limit = props.get("concurrencyLimit")
-        if kind == WORK_POOL and limit is not None and capacity[props["name"]] < limit:
+        served_here = props.get("name") in capacity
+        if kind == WORK_POOL and served_here and limit is not None and capacity[props["name"]] < limit:
             violations.append(
                 f"pool '{props['name']}' admits {int(limit)} concurrent flow runs but its workers start at "
                 f"most {capacity[props['name']]} (replicas x limit); add replicas or raise the worker limit"
@@ -102,7 +104,8 @@ def stack_limits(platform: Mapping[str, Any]) -> dict[str, float]:
     for pool in platform.get("pools") or []:
         if pool.get("concurrencyLimit") is not None:
             limits[f"pool {pool['name']} concurrencyLimit"] = pool["concurrencyLimit"]
-        limits[f"pool {pool['name']} worker capacity"] = capacity[pool["name"]]
+        if pool["name"] in capacity:  # Pools served by workers of other systems have no capacity here.
+            limits[f"pool {pool['name']} worker capacity"] = capacity[pool["name"]]
     for queue in platform.get("queues") or []:
         if queue.get("concurrencyLimit") is not None:
             limits[f"queue {queue['pool']}/{queue['name']} concurrencyLimit"] = queue["concurrencyLimit"]

@@ -1,0 +1,63 @@
+"""A stack file with its worker containers left out, for a machine where pulumi-docker's plugin cannot be
+installed (see tools/pulumi/FACTS.md): `make local` applies the stack with it through `pulumi up
+--config-file`, so that everything else of the stack still comes up through the real engine.
+
+`python -m infra.without_workers STACK OUT` writes it, unless the stack's state already holds worker
+containers: applying a file without them would delete them.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from infra import config_keys
+from infra.stack_config import stack_file
+
+
+def workers_in_state(stack: str) -> list[str]:
+    """The worker containers the stack's last update made (none when the stack has no state yet)."""
+    answer = subprocess.run(
+        ["pulumi", "stack", "output", "workerContainers", "--json", "--stack", stack],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return json.loads(answer.stdout) if answer.returncode == 0 and answer.stdout.strip() else []
+
+
+def without_workers(document: dict) -> dict:
+    """The stack file's document with `platform.workers` removed; everything else (the encryption salt,
+    secrets, comments aside) as it was."""
+    config = dict(document.get("config") or {})
+    platform = config.get(config_keys.qualified(config_keys.PLATFORM))
+    if isinstance(platform, dict):
+        config[config_keys.qualified(config_keys.PLATFORM)] = {
+            key: value for key, value in platform.items() if key != "workers"
+        }
+    return {**document, "config": config}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.without_workers", description=__doc__)
+    parser.add_argument("stack")
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args()
+    if held := workers_in_state(args.stack):
+        print(
+            f"stack {args.stack} holds worker containers ({', '.join(held)}); applying it without them would "
+            "delete them. Install pulumi-resource-docker (tools/pulumi/docker-plugin.sh) instead.",
+            file=sys.stderr,
+        )
+        return 1
+    document = yaml.safe_load(stack_file(args.stack).read_text()) or {}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(yaml.safe_dump(without_workers(document), sort_keys=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
