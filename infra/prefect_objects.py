@@ -14,6 +14,7 @@ from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrenc
 from infra.prefect_resources.variable import VariableInputs
 from infra.prefect_resources.work_pool import WorkPoolInputs
 from infra.prefect_resources.work_queue import WorkQueueInputs
+from infra.prefect_resources.work_queue_priorities import WorkQueuePrioritiesInputs
 from infra.settings import ConcurrencyLimitSettings, PoolSettings, QueueSettings, StackSettings
 
 
@@ -34,12 +35,19 @@ def work_queue_inputs(settings: StackSettings, queue: QueueSettings) -> WorkQueu
     return WorkQueueInputs(
         name=queue.name,
         work_pool_name=settings.pool_name(queue.pool),
-        priority=queue.priority,
         concurrency_limit=queue.concurrency_limit,
         description=queue.description,
         paused=queue.paused,
         adopt=settings.platform.adopt_existing,
     )
+
+
+def queue_priorities_inputs(settings: StackSettings, pool: PoolSettings) -> WorkQueuePrioritiesInputs | None:
+    """The priorities the stack gives the pool's queues; None when it gives none."""
+    priorities = {q.name: q.priority for q in settings.platform.queues if q.pool == pool.name and q.priority}
+    if not priorities:
+        return None
+    return WorkQueuePrioritiesInputs(work_pool_name=settings.pool_name(pool.name), priorities=priorities)
 
 
 def variable_inputs(settings: StackSettings, key: str, value: Any) -> VariableInputs:
@@ -77,6 +85,11 @@ def prefect_problems(settings: StackSettings) -> list[Problem]:
             (f"platform.queues[{i}]", work_queue_inputs(settings, q), {"workPoolName": "pool"})
             for i, q in enumerate(platform.queues)
             if q.pool in pools
+        ),
+        *(
+            ("platform.queues", priorities, {"priorities": "priority"})
+            for pool in platform.pools
+            if (priorities := queue_priorities_inputs(settings, pool))
         ),
         *(
             (f"platform.concurrencyLimits[{i}]", concurrency_limit_inputs(settings, c), {})

@@ -10,6 +10,7 @@ import pulumi
 
 from infra.prefect_objects import (
     concurrency_limit_inputs,
+    queue_priorities_inputs,
     tag_limit_inputs,
     variable_inputs,
     work_pool_inputs,
@@ -21,6 +22,7 @@ from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrenc
 from infra.prefect_resources.variable import Variable
 from infra.prefect_resources.work_pool import WorkPool
 from infra.prefect_resources.work_queue import WorkQueue
+from infra.prefect_resources.work_queue_priorities import WorkQueuePriorities
 from infra.settings import StackSettings
 from infra.worker_spec import worker_container_specs
 from infra.workers import Workers
@@ -51,6 +53,23 @@ class RpaPlatform(pulumi.ComponentResource):
             )
             for queue in platform.queues
         ]
+        # A pool's priorities are set together once its queues exist (see WorkQueuePriorities).
+        self.queue_priorities = [
+            WorkQueuePriorities(
+                f"queue-priorities-{pool.name}",
+                pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[
+                        queue
+                        for queue, settings_queue in zip(self.queues, platform.queues, strict=True)
+                        if settings_queue.pool == pool.name
+                    ],
+                ),
+                **{**fields(inputs), "work_pool_name": self.pools[pool.name].name},
+            )
+            for pool in platform.pools
+            if (inputs := queue_priorities_inputs(settings, pool))
+        ]
         self.variables = [
             Variable(f"variable-{key}", child, **fields(variable_inputs(settings, key, value)))
             for key, value in platform.variables.items()
@@ -71,7 +90,9 @@ class RpaPlatform(pulumi.ComponentResource):
         self.workers = Workers(
             "workers",
             worker_container_specs(settings),
-            pulumi.ResourceOptions(parent=self, depends_on=[*self.pools.values(), *self.queues]),
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[*self.pools.values(), *self.queues, *self.queue_priorities]
+            ),
         )
         self.outputs: dict[str, Any] = {
             "prefectApiUrl": settings.config.prefect_api_url,

@@ -11,6 +11,7 @@ from prefect.utilities.schema_tools.validation import validate
 from prefect.workers.base import BaseWorker
 from pydantic import Field
 
+from infra.prefect_resources.deployment_guard import deployments_targeting, refuse_to_strand
 from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
@@ -162,6 +163,7 @@ class WorkPoolProvider(PrefectProvider[WorkPoolInputs]):
         client.update_work_pool(inputs.name, update)
 
     def delete_object(self, client: SyncPrefectClient, object_id: str, inputs: WorkPoolInputs) -> None:
+        refuse_to_strand(inputs.label(), deployments_targeting(client, inputs.name))
         client.delete_work_pool(inputs.name)
 
 

@@ -1,4 +1,5 @@
-"""Prefect work queue inside a work pool: priority (1 is highest), concurrency limit, paused flag."""
+"""Prefect work queue inside a work pool: concurrency limit, paused flag. (Priorities are held per pool, by
+WorkQueuePriorities: Prefect shifts sibling queues when one is given a priority.)"""
 
 from collections.abc import Callable
 from typing import ClassVar
@@ -11,6 +12,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.types.names import BANNED_CHARACTERS
 from pydantic import Field
 
+from infra.prefect_resources.deployment_guard import deployments_targeting, refuse_to_strand
 from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
@@ -23,14 +25,13 @@ class WorkQueueInputs(ResourceInputs):
 
     name: str = Field(min_length=1)
     work_pool_name: str = Field(min_length=1)
-    priority: int | None = Field(default=None, ge=1)
     concurrency_limit: int | None = Field(default=None, ge=0)
     description: str | None = None
     paused: bool = False
 
     def prefect_problems(self) -> list[Problem]:
         problems = prefect_model_problems(
-            lambda: WorkQueueCreate(name=self.name, priority=self.priority),
+            lambda: WorkQueueCreate(name=self.name),
         )
         banned = [char for char in BANNED_CHARACTERS if char in self.name]
         if banned:
@@ -51,8 +52,6 @@ class WorkQueueProvider(PrefectProvider[WorkQueueInputs]):
             return None
         held = inputs.model_copy(
             update={
-                # Prefect gives a queue without a priority the next free one; that is not drift.
-                "priority": queue.priority if inputs.priority is not None else None,
                 "concurrency_limit": queue.concurrency_limit,
                 "description": queue.description or None,
                 "paused": queue.is_paused,
@@ -67,7 +66,6 @@ class WorkQueueProvider(PrefectProvider[WorkQueueInputs]):
             description=inputs.description,
             is_paused=inputs.paused,
             concurrency_limit=inputs.concurrency_limit,
-            priority=inputs.priority,
         )
         return str(queue.id)
 
@@ -79,16 +77,17 @@ class WorkQueueProvider(PrefectProvider[WorkQueueInputs]):
             "is_paused": inputs.paused,
             "concurrency_limit": inputs.concurrency_limit,
         }
-        # Prefect keeps a priority (there is no "unset" to send); send it only when it changes, as setting
-        # one shifts the other queues of the pool.
-        if inputs.priority is not None and (old is None or old.priority != inputs.priority):
-            update["priority"] = inputs.priority
         self._by_id_or_name(
             client, object_id, inputs, lambda queue_id: client.update_work_queue(queue_id, **update)
         )
 
     def delete_object(self, client: SyncPrefectClient, object_id: str, inputs: WorkQueueInputs) -> None:
-        self._by_id_or_name(client, object_id, inputs, client.delete_work_queue_by_id)
+        def delete(queue_id: UUID) -> None:
+            targeting = deployments_targeting(client, inputs.work_pool_name, queue_id)
+            refuse_to_strand(inputs.label(), targeting)
+            client.delete_work_queue_by_id(queue_id)
+
+        self._by_id_or_name(client, object_id, inputs, delete)
 
     @staticmethod
     def _by_id_or_name(
@@ -110,5 +109,4 @@ class WorkQueue(PrefectResource, module="prefect", name="WorkQueue"):
 
     name: pulumi.Output[str]
     work_pool_name: pulumi.Output[str]
-    priority: pulumi.Output[int | None]
     concurrency_limit: pulumi.Output[int | None]

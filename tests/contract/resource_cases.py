@@ -87,7 +87,6 @@ CASES = [
         inputs=lambda u: {
             "name": "critical",
             "workPoolName": f"ct-{u}-qpool",
-            "priority": 2,
             "concurrencyLimit": 1,
         },
         change={"concurrencyLimit": 4},
@@ -98,8 +97,8 @@ CASES = [
         ),
         delete_out_of_band=lambda client, props: client.delete_work_queue_by_id(_queue(client, props).id),
         exists=_queue_exists,
-        bad={"priority": 0},
-        bad_property="priority",
+        bad={"concurrencyLimit": -1},
+        bad_property="concurrencyLimit",
     ),
     ResourceCase(
         resource_type="Variable",

@@ -60,7 +60,7 @@ def test_preview_with_values_not_yet_known(provider_process: DynamicProviderProc
     """In a preview, a queue's pool name is unknown until the pool exists: check must not fail on it and
     diff must report a change, not guess."""
     stack = EngineStack(provider_process, "WorkQueue", "preview", WorkQueueProvider())
-    news = stack.program_inputs({"name": "critical", "workPoolName": UNKNOWN, "priority": 1})
+    news = stack.program_inputs({"name": "critical", "workPoolName": UNKNOWN, "concurrencyLimit": 1})
     checked, failures = provider_process.check(stack.urn, {}, news)
     assert failures == []
     assert has_unknown(checked["workPoolName"])
@@ -68,7 +68,7 @@ def test_preview_with_values_not_yet_known(provider_process: DynamicProviderProc
     olds = {
         "name": "critical",
         "workPoolName": f"ct-{unique}-pool",
-        "priority": 1,
+        "concurrencyLimit": 1,
         PROVIDER_KEY: news[PROVIDER_KEY],
     }
     diff = provider_process.diff(stack.urn, "some-id", olds, news)

@@ -78,9 +78,9 @@ def test_in_place_update_versus_replacement() -> None:
 
 def test_queue_moves_to_another_pool_by_replacement() -> None:
     provider = WorkQueueProvider()
-    queue = checked(provider, {"name": "critical", "workPoolName": "a", "priority": 1})
+    queue = checked(provider, {"name": "critical", "workPoolName": "a", "concurrencyLimit": 1})
     moved = provider.diff(
-        "id", queue, checked(provider, {"name": "critical", "workPoolName": "b", "priority": 1})
+        "id", queue, checked(provider, {"name": "critical", "workPoolName": "b", "concurrencyLimit": 1})
     )
     assert moved.replaces == ["workPoolName"]
 
@@ -93,7 +93,7 @@ def test_adopt_alone_is_not_a_change() -> None:
 
 def test_unknown_values_in_a_preview_are_changes() -> None:
     provider = WorkQueueProvider()
-    queue = checked(provider, {"name": "critical", "workPoolName": "a", "priority": 1})
+    queue = checked(provider, {"name": "critical", "workPoolName": "a", "concurrencyLimit": 1})
     news = {**queue, "workPoolName": Unknown()}
     assert provider.check({}, news).failures == []
     diff = provider.diff("id", queue, news)

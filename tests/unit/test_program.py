@@ -56,10 +56,17 @@ def test_inventory_matches_the_stack_file(stack: str) -> None:
         assert pool.inputs["jobDefaults"]["network_mode"] == "host"
 
     queues = inventory.of_type("prefect:WorkQueue")
-    assert {
-        (q.inputs["workPoolName"], q.inputs["name"], q.inputs["priority"], q.inputs["concurrencyLimit"])
-        for q in queues
-    } == {(f"{stack}-{q.pool}", q.name, q.priority, q.concurrency_limit) for q in platform.queues}
+    assert {(q.inputs["workPoolName"], q.inputs["name"], q.inputs["concurrencyLimit"]) for q in queues} == {
+        (f"{stack}-{q.pool}", q.name, q.concurrency_limit) for q in platform.queues
+    }
+    priorities = {
+        p.inputs["workPoolName"]: p.inputs["priorities"]
+        for p in inventory.of_type("prefect:WorkQueuePriorities")
+    }
+    assert priorities == {
+        f"{stack}-{pool.name}": {q.name: q.priority for q in platform.queues if q.pool == pool.name}
+        for pool in platform.pools
+    }
 
     variables = {v.inputs["name"]: v.inputs["value"] for v in inventory.of_type("prefect:Variable")}
     assert variables == {f"{settings.environment}_{key}": value for key, value in platform.variables.items()}
@@ -206,7 +213,10 @@ def test_adopt_existing_is_passed_to_every_prefect_object() -> None:
     config = pulumi_config_of(stack_file("dev"))
     config["rpa-platform:platform"] = config["rpa-platform:platform"][:-1] + ', "adoptExisting": true}'
     inventory, _ = declare("dev", config)
-    prefect_objects = [r for r in inventory.resources if "dynamic/prefect:" in r.type]
+    # Queue priorities are not an object of their own: there is nothing to clash with, or to adopt.
+    prefect_objects = [
+        r for r in inventory.resources if "dynamic/prefect:" in r.type and not r.type.endswith("Priorities")
+    ]
     assert prefect_objects and all(r.inputs["adopt"] is True for r in prefect_objects)
     assert all(
         "adopt" not in r.inputs or r.inputs["adopt"] is None

@@ -1,0 +1,59 @@
+"""`pulumi preview`, `up`, `refresh` and `destroy` of the dev stack, for real: the pinned CLI, the Python
+language host, the dynamic providers and the policy pack, against a fresh Prefect server."""
+
+import time
+
+from prefect.client.orchestration import SyncPrefectClient
+
+from infra.stack_config import from_stack_file
+from tests.support.pulumi_cli import PulumiProject
+from tests.support.server_state import declared, held, left_on_server
+
+POLICY_PACK = ("--policy-pack", "infra/policies")
+
+
+def test_preview_up_no_changes_and_destroy(project: PulumiProject, cli_client: SyncPrefectClient) -> None:
+    settings = from_stack_file(project.stack_file("dev"))
+    expected = declared(settings)
+
+    started = time.monotonic()
+    steps = project.preview_steps("dev", *POLICY_PACK)
+    preview_seconds = time.monotonic() - started
+    prefect_steps = {
+        name: op for name, op in steps.items() if name.startswith(("pool-", "queue-", "var", "limit-"))
+    }
+    assert set(prefect_steps.values()) == {"create"}, steps
+    assert len(prefect_steps) == len(expected), steps
+    assert left_on_server(cli_client, settings) == [], "a preview must not change the server"
+
+    started = time.monotonic()
+    project.up("dev", *POLICY_PACK)
+    up_seconds = time.monotonic() - started
+    assert held(cli_client, settings) == expected
+
+    # No perpetual diff: neither the program's inputs nor what refresh reads back differ from the state.
+    started = time.monotonic()
+    project.preview("dev", "--expect-no-changes")
+    no_op_seconds = time.monotonic() - started
+    project.refresh("dev", "--expect-no-changes")
+    project.preview("dev", "--expect-no-changes")
+    print(f"dev: preview {preview_seconds:.1f} s, up {up_seconds:.1f} s, no-op preview {no_op_seconds:.1f} s")
+
+    project.destroy("dev")
+    assert left_on_server(cli_client, settings) == []
+
+
+def test_a_policy_violation_fails_the_preview_with_the_policys_message(
+    project: PulumiProject, cli_client: SyncPrefectClient
+) -> None:
+    def below_dev(platform: dict) -> None:  # staging's ERP limit below dev's 5
+        for limit in platform["concurrencyLimits"]:
+            if limit["name"] == "erp-api":
+                limit["limit"] = 2
+
+    project.edit_platform("staging", below_dev)
+    result = project.preview("staging", *POLICY_PACK, expect=None)
+    assert result.returncode != 0, result.describe()
+    assert "environments-grow-toward-production" in result.stdout, result.describe()
+    assert "concurrency limit erp-api: staging has 2, below dev's 5" in result.stdout, result.describe()
+    assert left_on_server(cli_client, from_stack_file(project.stack_file("staging"))) == []
