@@ -2,6 +2,7 @@
 shapes the policy engine sees), and on crafted bad stacks."""
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -81,6 +82,23 @@ def test_worker_capacity_below_pool_limit() -> None:
         "pool 'prod-rpa-docker' admits 15 concurrent flow runs but its workers start at most 10 (replicas x limit); "
         "add replicas or raise the worker limit"
     ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_stack_without_workers_passes_every_rule(stack: str) -> None:
+    """Its pools are served by workers run elsewhere (or, here, by none yet): nothing to count them against."""
+
+    def without_workers(config: dict) -> dict:
+        platform = json.loads(config["rpa-platform:platform"])
+        platform.pop("workers")
+        return {**config, "rpa-platform:platform": json.dumps(platform)}
+
+    resources = declared(stack, without_workers)
+    assert not [props for kind, props in resources if kind == rules.CONTAINER]
+    assert all_violations(resources) == []
+    platforms = rules.read_stack_platforms()
+    platforms = {name: {k: v for k, v in p.items() if k != "workers"} for name, p in platforms.items()}
+    assert rules.environments_grow_toward_production(platforms) == []
 
 
 @pytest.mark.parametrize(
