@@ -20,7 +20,8 @@ CONFIG_FILE = $(if $(STACK_CONFIG),--config-file $(STACK_CONFIG))
 
 # Local defaults: state in the repository (gitignored), a documented passphrase for its secrets, the local
 # Prefect server. Override any of them in the environment (CI passes its own backend and passphrase).
-export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+LOCAL_STATE := $(CURDIR)/.pulumi-state
+export PULUMI_BACKEND_URL ?= file://$(LOCAL_STATE)
 export PULUMI_CONFIG_PASSPHRASE ?= rpa-platform-local
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
@@ -82,12 +83,16 @@ server: ## Start the local Prefect server on 127.0.0.1:4200 unless one answers (
 server-stop: ## Stop the local Prefect server started by `make server`
 	@$(LOCAL_SERVER) stop
 
-local: pulumi-cli server image ## The main job on the embedded defaults: local server, image, `up` for STACK
+local: pulumi-cli server image | $(LOCAL_STATE) ## The main job on the embedded defaults: local server, image, `up` for STACK
 	@if bash tools/pulumi/docker-plugin.sh; then $(MAKE) up; else \
 	  pulumi stack select --create $(STACK) && \
 	  $(BIN)/python -m infra.without_workers $(STACK) $(BUILD)/Pulumi.$(STACK).without-workers.yaml && \
 	  echo "local: pulumi-resource-docker is missing: $(STACK) comes up WITHOUT its worker containers" && \
 	  $(MAKE) up STACK_CONFIG=$(BUILD)/Pulumi.$(STACK).without-workers.yaml; fi
+
+# The local file backend's directory (the default backend); Pulumi does not create it.
+$(LOCAL_STATE):
+	mkdir -p $@
 
 stack-file:
 	@test -f Pulumi.$(STACK).yaml || { echo "No stack file Pulumi.$(STACK).yaml (stacks: dev, staging, prod)"; exit 1; }
@@ -99,16 +104,16 @@ docker-plugin: pulumi-cli ## pulumi-docker's plugin for the worker containers: i
 	@bash tools/pulumi/docker-plugin.sh
 
 # --refresh: read what is really on the server first, so drift and objects deleted out of band are put back.
-preview: pulumi-cli stack-file check ## pulumi preview for STACK (default dev), with the policy pack
+preview: pulumi-cli stack-file check | $(LOCAL_STATE) ## pulumi preview for STACK (default dev), with the policy pack
 	pulumi stack select --create $(STACK)
 	pulumi preview --stack $(STACK) $(CONFIG_FILE) --policy-pack infra/policies --refresh --diff
 
-up: pulumi-cli stack-file check ## pulumi up for STACK (default dev), with the policy pack
+up: pulumi-cli stack-file check | $(LOCAL_STATE) ## pulumi up for STACK (default dev), with the policy pack
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK) $(CONFIG_FILE) --policy-pack infra/policies --refresh --yes
 
-refresh: pulumi-cli stack-file ## pulumi refresh for STACK: show drift between the stack and what is really there
+refresh: pulumi-cli stack-file | $(LOCAL_STATE) ## pulumi refresh for STACK: show drift between the stack and what is really there
 	pulumi refresh --stack $(STACK) $(CONFIG_FILE) --yes
 
-destroy: pulumi-cli stack-file ## pulumi destroy for STACK
+destroy: pulumi-cli stack-file | $(LOCAL_STATE) ## pulumi destroy for STACK
 	pulumi destroy --stack $(STACK) $(CONFIG_FILE) --yes
