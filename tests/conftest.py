@@ -1,5 +1,6 @@
 """Session-wide: one real Prefect server, this process pointed at it before Prefect is imported, and the
-dynamic-provider process the Pulumi engine would start, configured for that server."""
+dynamic-provider process the Pulumi engine would start, configured for that server. Per test package that
+drives the real Pulumi CLI (tests/cli, tests/e2e): a fresh server of its own, and copies of the project."""
 
 import os
 import tempfile
@@ -27,6 +28,7 @@ from prefect.client.orchestration import SyncPrefectClient, get_client  # noqa: 
 
 from infra import config_keys  # noqa: E402
 from tests.support.provider_protocol import DynamicProviderProcess  # noqa: E402
+from tests.support.pulumi_cli import PulumiProject, pulumi_cli_or_skip  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +62,29 @@ def client(prefect_server: PrefectServer) -> Iterator[SyncPrefectClient]:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="package")
+def cli_server() -> Iterator[PrefectServer]:
+    """A fresh server for one test package, so that what its stacks leave on it is exactly what it checks."""
+    pulumi_cli_or_skip()
+    home = Path(tempfile.mkdtemp(prefix="rpa-platform-cli-"))
+    server = PrefectServer(home=home / "prefect-home", port=free_port(), log_path=home / "server.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cli_client(cli_server: PrefectServer) -> Iterator[SyncPrefectClient]:
+    with SyncPrefectClient(cli_server.api_url) as client:
+        yield client
+
+
+@pytest.fixture
+def project(tmp_path: Path, cli_server: PrefectServer) -> Iterator[PulumiProject]:
+    """A copy of the project targeting the package's server; whatever its stacks made is destroyed after."""
+    project = PulumiProject.copy(tmp_path, cli_server.api_url)
+    yield project
+    for stack in project.stacks():
+        project.destroy(stack)

@@ -1,45 +1,27 @@
-"""The dev stack's worker containers, launched from the very specs the Pulumi program declares, on a real
-Docker engine against the real Prefect server: they register with their pool and report healthy."""
+"""The dev stack for real: `pulumi up` makes its Prefect objects, and its worker containers, launched from the
+very specs the program declares, register with the pool Pulumi made and report healthy; and they change
+nothing Pulumi manages."""
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from docker.models.containers import Container
 from prefect.client.orchestration import SyncPrefectClient
 
-import docker
 from infra.settings import StackSettings
 from infra.stack_config import PROJECT_ROOT, from_stack_file
 from infra.worker_spec import WorkerContainerSpec, worker_container_specs
-from tests.support.docker_workers import docker_client_or_fail, start_worker
-from tests.support.prefect_server import PrefectServer, free_port
-from tests.support.provider_protocol import DynamicProviderProcess
-from tests.support.stack_up import PrefectObjects
+from tests.support.docker_workers import docker_client_or_fail, start_worker, with_dev_workers
+from tests.support.prefect_server import free_port
+from tests.support.pulumi_cli import PulumiProject
 
 pytestmark = pytest.mark.docker
 
-
-def e2e_settings(server: PrefectServer, unique: str) -> StackSettings:
-    """The dev stack file, pointed at the test server under a unique stack name, with two fast-polling
-    replicas on free health ports."""
-    settings = from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml")
-    workers = [
-        worker.model_copy(update={"replicas": 2, "poll_seconds": 2, "health_port": free_port()})
-        for worker in settings.platform.workers
-    ]
-    platform = settings.platform.model_copy(update={"workers": workers})
-    config = settings.config.model_copy(update={"prefect_api_url": server.api_url, "platform": platform})
-    return StackSettings(stack=f"e2e{unique}", source=settings.source, config=config)
+RunningStack = tuple[StackSettings, list[WorkerContainerSpec], list[Container]]
 
 
-@pytest.fixture
-def docker_client() -> docker.DockerClient:
-    return docker_client_or_fail(
-        from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml").platform.pools[0].job_defaults["image"]
-    )
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -49,35 +31,29 @@ def wait_for(condition, timeout: float, what: str) -> None:
 
 
 @pytest.fixture
-def running_stack(
-    prefect_server: PrefectServer,
-    provider_process: DynamicProviderProcess,
-    docker_client: docker.DockerClient,
-    unique: str,
-) -> Iterator[tuple[StackSettings, PrefectObjects, list[WorkerContainerSpec], list]]:
-    settings = e2e_settings(prefect_server, unique)
-    objects = PrefectObjects(provider_process, settings)
+def running_stack(project: PulumiProject) -> Iterator[RunningStack]:
+    image = from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml").platform.pools[0].job_defaults["image"]
+    docker_client = docker_client_or_fail(str(image))
+    project.up("dev")
+    settings = with_dev_workers(project, replicas=2, poll_seconds=2, health_port=free_port())
+    specs = worker_container_specs(settings)
     containers = []
     try:
-        assert set(objects.up()) == {"create"}
-        specs = worker_container_specs(settings)
         containers = [start_worker(docker_client, spec) for spec in specs]
-        yield settings, objects, specs, containers
+        yield settings, specs, containers
     finally:
         for container in containers:
             container.remove(force=True)
-        objects.destroy()
 
 
 def test_workers_register_with_their_pool_and_report_healthy(
-    running_stack: tuple[StackSettings, PrefectObjects, list[WorkerContainerSpec], list],
-    client: SyncPrefectClient,
+    running_stack: RunningStack, project: PulumiProject, cli_client: SyncPrefectClient
 ) -> None:
-    settings, objects, specs, containers = running_stack
+    settings, specs, containers = running_stack
     pool = settings.pool_name("rpa-docker")
 
     def online_workers() -> set[str]:
-        return {w.name for w in client.read_workers_for_work_pool(pool) if w.status.value == "ONLINE"}
+        return {w.name for w in cli_client.read_workers_for_work_pool(pool) if w.status.value == "ONLINE"}
 
     def health() -> list[str]:
         for container in containers:
@@ -98,5 +74,5 @@ def test_workers_register_with_their_pool_and_report_healthy(
         assert container.labels["rpa-platform.stack"] == settings.stack
         assert container.labels["rpa-platform.pool"] == pool
 
-    # The objects Pulumi would converge are still exactly as declared: a second `up` changes nothing.
-    assert set(objects.up()) == {"same"}
+    # Running workers change nothing Pulumi manages: a refreshed preview proposes nothing.
+    project.preview("dev", "--refresh", "--expect-no-changes")

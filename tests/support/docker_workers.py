@@ -1,5 +1,5 @@
 """Launch WorkerContainerSpecs on a real Docker engine with the Docker SDK, field for field as the Pulumi
-program hands them to pulumi-docker (tests cannot run the pulumi-docker plugin without the CLI)."""
+program hands them to pulumi-docker (whose plugin cannot be had on this machine: tools/pulumi/FACTS.md)."""
 
 import os
 from typing import Any
@@ -8,7 +8,10 @@ import pytest
 from docker.models.containers import Container
 
 import docker
+from infra.settings import StackSettings
+from infra.stack_config import PROJECT_ROOT, from_stack_file
 from infra.worker_spec import WorkerContainerSpec
+from tests.support.pulumi_cli import PulumiProject
 
 NANOSECONDS = 1_000_000_000
 
@@ -55,3 +58,13 @@ def run_kwargs(spec: WorkerContainerSpec) -> dict[str, Any]:
 
 def start_worker(client: docker.DockerClient, spec: WorkerContainerSpec) -> Container:
     return client.containers.run(**run_kwargs(spec))
+
+
+def with_dev_workers(project: PulumiProject, **changes: Any) -> StackSettings:
+    """The copy's dev stack (its server, no workers) with the shipped dev stack's workers back, changed."""
+    settings = from_stack_file(project.stack_file("dev"))
+    shipped = from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml").platform.workers
+    platform = settings.platform.model_copy(update={"workers": [w.model_copy(update=changes) for w in shipped]})
+    return StackSettings(
+        stack="dev", source=settings.source, config=settings.config.model_copy(update={"platform": platform})
+    )

@@ -160,6 +160,11 @@ class PulumiProject:
             raise CommandFailed(f"expected exit {expect}:\n{result.describe()}")
         return result
 
+    def stacks(self) -> list[str]:
+        """The stacks this copy has state for."""
+        listed = json.loads(self.pulumi("stack", "ls", "--json").stdout)
+        return [stack["name"] for stack in listed]
+
     def init(self, stack: str) -> None:
         if self.pulumi("stack", "select", stack, expect=None).returncode != 0:
             self.pulumi("stack", "init", stack)
