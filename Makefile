@@ -44,9 +44,12 @@ setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv) and the
 	ln -sfn ../$(VENV) infra/$(VENV)
 	$(MAKE) pulumi-cli
 
-lint: ## ruff: lint and formatting
+lint: ## ruff (lint and formatting); gofmt and go vet for the language host where Go is installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@if command -v go >/dev/null; then \
+	  test -z "$$(gofmt -l tools/pulumi)" || { gofmt -l tools/pulumi; echo "gofmt: format these"; exit 1; }; \
+	  cd tools/pulumi && go vet ./cmd/...; fi
 
 check: ## Validate every stack file (Pulumi.<stack>.yaml), the rules between them, and prefect.yaml against them
 	$(BIN)/python -m infra.check
