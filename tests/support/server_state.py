@@ -1,7 +1,9 @@
 """A stack's objects as the Prefect server holds them, and as its stack file declares them, in one comparable
 shape: {object: {field: value}}. A test compares the two dicts, so a failure shows exactly what differs."""
 
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.exceptions import ObjectNotFound
@@ -9,6 +11,7 @@ from prefect.exceptions import ObjectNotFound
 from infra.settings import StackSettings
 
 Objects = dict[str, dict[str, Any]]
+T = TypeVar("T")
 
 
 def declared(settings: StackSettings) -> Objects:
@@ -37,46 +40,44 @@ def declared(settings: StackSettings) -> Objects:
     return objects
 
 
+def found(read: Callable[[], T]) -> T | None:
+    try:
+        return read()
+    except ObjectNotFound:
+        return None
+
+
 def held(client: SyncPrefectClient, settings: StackSettings) -> Objects:
     """What the server holds under the names `declared` uses; a missing object is absent from the result."""
     platform = settings.platform
     objects: Objects = {}
     for pool in platform.pools:
-        try:
-            found = client.read_work_pool(settings.pool_name(pool.name))
-        except ObjectNotFound:
-            continue
-        objects[f"pool {found.name}"] = {
-            "type": found.type,
-            "concurrency_limit": found.concurrency_limit,
-            "paused": found.is_paused,
-        }
+        name = settings.pool_name(pool.name)
+        if held_pool := found(partial(client.read_work_pool, name)):
+            objects[f"pool {name}"] = {
+                "type": held_pool.type,
+                "concurrency_limit": held_pool.concurrency_limit,
+                "paused": held_pool.is_paused,
+            }
     for queue in platform.queues:
-        try:
-            found_queue = client.read_work_queue_by_name(
-                queue.name, work_pool_name=settings.pool_name(queue.pool)
-            )
-        except ObjectNotFound:
-            continue
-        objects[f"queue {settings.pool_name(queue.pool)}/{queue.name}"] = {
-            "priority": found_queue.priority,
-            "concurrency_limit": found_queue.concurrency_limit,
-            "paused": found_queue.is_paused,
-        }
+        pool_name = settings.pool_name(queue.pool)
+        if held_queue := found(partial(client.read_work_queue_by_name, queue.name, work_pool_name=pool_name)):
+            objects[f"queue {pool_name}/{queue.name}"] = {
+                "priority": held_queue.priority,
+                "concurrency_limit": held_queue.concurrency_limit,
+                "paused": held_queue.is_paused,
+            }
     for key in platform.variables:
-        variable = client.read_variable_by_name(settings.variable_name(key))
-        if variable is not None:
+        if variable := client.read_variable_by_name(settings.variable_name(key)):
             objects[f"variable {variable.name}"] = {"value": variable.value}
     for limit in platform.concurrency_limits:
-        try:
-            found_limit = client.read_global_concurrency_limit_by_name(settings.limit_name(limit.name))
-        except ObjectNotFound:
-            continue
-        objects[f"limit {found_limit.name}"] = {
-            "limit": found_limit.limit,
-            "active": found_limit.active,
-            "slot_decay_per_second": found_limit.slot_decay_per_second or 0.0,
-        }
+        name = settings.limit_name(limit.name)
+        if held_limit := found(partial(client.read_global_concurrency_limit_by_name, name)):
+            objects[f"limit {name}"] = {
+                "limit": held_limit.limit,
+                "active": held_limit.active,
+                "slot_decay_per_second": held_limit.slot_decay_per_second or 0.0,
+            }
     return objects
 
 
