@@ -15,7 +15,19 @@ SECRETS: Final = (API_KEY, AUTH_STRING)
 
 DEFAULT_API_URL: Final = "http://127.0.0.1:4200/api"
 
+# Other namespaces a stack file may hold: Pulumi's own settings, and those of the providers this program uses
+# (pulumi-docker). Any other namespace is a typo (`rpa-platfrom:`) whose keys nobody would read.
+OTHER_NAMESPACES: Final = ("pulumi", "docker")
+
 
 def qualified(key: str) -> str:
     """`prefectApiUrl` -> `rpa-platform:prefectApiUrl`, the form Pulumi uses in stack files and providers."""
     return f"{PROJECT}:{key}"
+
+
+def key_path(path: str) -> str:
+    """A problem's key path as the stack file writes it: `platform.pools[0].name` is this project's
+    (`rpa-platform:platform.pools[0].name`); a key of another namespace, or `(file)`, is shown as it is."""
+    if path.startswith("(") or ":" in path.split(".", 1)[0]:
+        return path
+    return qualified(path)

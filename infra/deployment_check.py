@@ -9,8 +9,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 # Prefect's own model of prefect.yaml (private module; prefect is pinned to the version it belongs to).
 from prefect.cli.deploy._models import (
     ConcurrencyLimitSpec,
@@ -21,6 +19,7 @@ from prefect.cli.deploy._models import (
 from pydantic import BaseModel, ValidationError
 
 from infra.settings import DEFAULT_QUEUE, StackSettings
+from infra.yaml_file import YamlFileError, load_yaml
 
 COLLISION_STRATEGIES = ("ENQUEUE", "CANCEL_NEW")
 
@@ -108,9 +107,9 @@ def deployment_problems(document: dict[str, Any], stacks: list[StackSettings], s
 
 def check_prefect_yaml(path: Path, stacks: list[StackSettings]) -> list[str]:
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        return [f"{path.name}: cannot be read: {error}"]
+        document = load_yaml(path) or {}
+    except YamlFileError as error:
+        return [f"{path.name}: {error}"]
     if not isinstance(document, dict):
         return [f"{path.name}: must be a mapping with a `deployments` list"]
     return deployment_problems(document, stacks, path.name)

@@ -4,10 +4,12 @@ Both the program (which declares the resources) and the settings' validation (wh
 own rules to the names the stack gives them, before anything is sent) start from here.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic.alias_generators import to_camel
 
+from infra.policies import rules
 from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimitInputs
 from infra.prefect_resources.inputs import Problem, ResourceInputs
 from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrencyLimitInputs
@@ -52,7 +54,9 @@ def queue_priorities_inputs(settings: StackSettings, pool: PoolSettings) -> Work
 
 def variable_inputs(settings: StackSettings, key: str, value: Any) -> VariableInputs:
     return VariableInputs(
-        name=settings.variable_name(key), value=value, adopt=settings.platform.adopt_existing
+        name=settings.variable_name(key),
+        value=value,
+        adopt=settings.platform.adopt_existing,
     )
 
 
@@ -70,51 +74,95 @@ def concurrency_limit_inputs(
 
 def tag_limit_inputs(settings: StackSettings, tag: str, limit: int) -> TaskRunConcurrencyLimitInputs:
     return TaskRunConcurrencyLimitInputs(
-        tag=settings.tag(tag), limit=limit, adopt=settings.platform.adopt_existing
+        tag=settings.tag(tag),
+        limit=limit,
+        adopt=settings.platform.adopt_existing,
     )
 
 
 def prefect_problems(settings: StackSettings) -> list[Problem]:
-    """What Prefect would refuse once the stack's names are applied, found with the resources' own rules and
-    reported against the stack file's keys."""
+    """What Prefect would refuse once the stack's names are applied, and the zero limits the policy pack
+    refuses, found with the resources' and the policies' own rules and reported against the stack file's
+    keys."""
     platform = settings.platform
     pools = {pool.name for pool in platform.pools}
-    located: list[tuple[str, ResourceInputs, dict[str, str]]] = [
-        *((f"platform.pools[{i}]", work_pool_inputs(settings, p), {}) for i, p in enumerate(platform.pools)),
+    located: list[tuple[str, ResourceInputs]] = [
+        *((f"platform.pools[{i}]", work_pool_inputs(settings, p)) for i, p in enumerate(platform.pools)),
         *(
-            (f"platform.queues[{i}]", work_queue_inputs(settings, q), {"workPoolName": "pool"})
+            (f"platform.queues[{i}]", work_queue_inputs(settings, q))
             for i, q in enumerate(platform.queues)
             if q.pool in pools
         ),
         *(
-            ("platform.queues", priorities, {"priorities": "priority"})
-            for pool in platform.pools
-            if (priorities := queue_priorities_inputs(settings, pool))
-        ),
-        *(
-            (f"platform.concurrencyLimits[{i}]", concurrency_limit_inputs(settings, c), {})
+            (f"platform.concurrencyLimits[{i}]", concurrency_limit_inputs(settings, c))
             for i, c in enumerate(platform.concurrency_limits)
         ),
     ]
     problems = []
-    for path, inputs, rename in located:
-        for problem in type(inputs).problems(inputs.to_props()):
-            prop = rename.get(problem.property, problem.property)
-            if prop.startswith("jobDefaults."):  # The stack file writes job variables camelCase.
-                prop = "jobDefaults." + to_camel(prop.removeprefix("jobDefaults."))
-            problems.append(Problem(f"{path}.{prop}", f"{inputs.label()}: {problem.reason}"))
+    for path, inputs in located:
+        problems += resource_problems(inputs, under(path))
+    for pool in platform.pools:
+        if priorities := queue_priorities_inputs(settings, pool):
+            problems += resource_problems(priorities, priority_path(settings, pool))
     for key, value in platform.variables.items():
-        for problem in VariableInputs.problems(variable_inputs(settings, key, value).to_props()):
+        for problem in VariableInputs.problems(declared(variable_inputs(settings, key, value))):
             problems.append(
                 Problem(
                     f"platform.variables.{key}", f"variable '{settings.variable_name(key)}': {problem.reason}"
                 )
             )
     for tag, limit in platform.tag_limits.items():
-        for problem in TaskRunConcurrencyLimitInputs.problems(
-            tag_limit_inputs(settings, tag, limit).to_props()
-        ):
-            problems.append(
-                Problem(f"platform.tagLimits.{tag}", f"tag '{settings.tag(tag)}': {problem.reason}")
-            )
+        problems += resource_problems(tag_limit_inputs(settings, tag, limit), at(f"platform.tagLimits.{tag}"))
     return problems
+
+
+POLICED: dict[type[ResourceInputs], tuple[str, str]] = {
+    WorkPoolInputs: (rules.WORK_POOL, "concurrencyLimit"),
+    WorkQueueInputs: (rules.WORK_QUEUE, "concurrencyLimit"),
+    GlobalConcurrencyLimitInputs: (rules.GLOBAL_LIMIT, "limit"),
+    TaskRunConcurrencyLimitInputs: (rules.TAG_LIMIT, "limit"),
+}
+"""The policy pack's type of each resource, and the property its zero-limit rule is about."""
+
+
+def resource_problems(inputs: ResourceInputs, key_path: Callable[[str], str]) -> list[Problem]:
+    """The resource's own problems, then the policy pack's zero-limit rule, at their stack file keys
+    (`key_path` turns a property of the resource's inputs into one)."""
+    props = declared(inputs)
+    problems = []
+    for problem in type(inputs).problems(props):
+        prop = {"workPoolName": "pool"}.get(problem.property, problem.property)
+        if prop.startswith("jobDefaults."):  # The stack file writes job variables camelCase.
+            prop = "jobDefaults." + to_camel(prop.removeprefix("jobDefaults."))
+        problems.append(Problem(key_path(prop), f"{inputs.label()}: {problem.reason}"))
+    if type(inputs) in POLICED and not problems:
+        resource_type, prop = POLICED[type(inputs)]
+        for violation in rules.no_zero_limit_unless_inactive(resource_type, props):
+            problems.append(Problem(key_path(prop), violation))
+    return problems
+
+
+def priority_path(settings: StackSettings, pool: PoolSettings) -> Callable[[str], str]:
+    """`priorities.critical` -> the key of that queue's priority in the stack file."""
+    indexes = {q.name: i for i, q in enumerate(settings.platform.queues) if q.pool == pool.name}
+
+    def key_path(prop: str) -> str:
+        queue = prop.removeprefix("priorities.")
+        return f"platform.queues[{indexes[queue]}].priority" if queue in indexes else "platform.queues"
+
+    return key_path
+
+
+def declared(inputs: ResourceInputs) -> dict[str, Any]:
+    """The inputs as the program declares them (not as JSON, which would turn an infinity into null)."""
+    return inputs.model_dump(by_alias=True)
+
+
+def under(path: str) -> Callable[[str], str]:
+    """Properties of the resource as keys under the stack file's `path`."""
+    return lambda prop: f"{path}.{prop}"
+
+
+def at(path: str) -> Callable[[str], str]:
+    """Every property of the resource at one stack file key (a tag limit is one number)."""
+    return lambda _prop: path

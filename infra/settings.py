@@ -7,14 +7,15 @@ allowed, and all errors are reported together, so one `pulumi preview` shows eve
 import difflib
 from collections import Counter
 from typing import Annotated, Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
+import pulumi
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     JsonValue,
-    NonNegativeInt,
-    PositiveInt,
     SecretStr,
     ValidationError,
 )
@@ -22,14 +23,21 @@ from pydantic.alias_generators import to_camel, to_snake
 
 import rpa_naming
 from infra import config_keys
+from infra.docker_rules import container_name_problem, memory_problem
+from infra.prefect_resources.bounds import MAX_STORED_INT, Count, Priority, SlotDecay
 from infra.prefect_resources.inputs import Problem, describe_error, error_path
+from infra.url_credentials import has_credentials, masked_url
 
 PoolType = Literal["docker", "process"]
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://")
 DEFAULT_QUEUE = "default"  # Prefect makes it in every pool.
-MEMORY_PATTERN = r"^[1-9][0-9]*[bkmg]?$"
+MIN_HEALTH_PORT = 1024  # Below it, ports are privileged.
 MAX_PORT = 65535
+MAX_REPLICAS = MAX_PORT - MIN_HEALTH_PORT + 1  # Each replica binds its own health port.
+MAX_POLL_SECONDS = 3600
+"""A worker's health check fails after 30 missed polls: at one poll an hour, a dead worker already goes
+unnoticed for 30 hours."""
 # A worker's connection and health endpoint come from the stack's settings; a worker env must not fork them.
 RESERVED_WORKER_ENV = frozenset(
     {
@@ -42,14 +50,39 @@ RESERVED_WORKER_ENV = frozenset(
 )
 
 
-class SettingsError(ValueError):
-    """The stack file says something this platform cannot build. Raised before anything changes."""
+class SettingsError(pulumi.RunError, ValueError):
+    """The stack file says something this platform cannot build. Raised before anything changes; a
+    `pulumi.RunError`, so that the program stops with this message alone, without a traceback."""
 
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems
-        lines = "\n".join(f"  - {config_keys.PROJECT}:{p.property}: {p.reason}" for p in problems)
+        lines = "\n".join(f"  - {config_keys.key_path(p.property)}: {p.reason}" for p in problems)
         super().__init__(f"{source}: invalid stack settings ({len(problems)} problem(s)):\n{lines}")
+
+
+def checked_api_url(url: str) -> str:
+    if has_credentials(url):
+        raise ValueError(
+            "must not hold credentials (the URL is shown in outputs and messages): set them with "
+            "`pulumi config set --secret prefectApiKey` or `prefectAuthString`"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ValueError("must be http(s)://host[:port]/path, e.g. http://127.0.0.1:4200/api")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port is not None and not 1 <= port <= MAX_PORT:
+        raise ValueError(f"its port must be from 1 to {MAX_PORT}")
+    return url
+
+
+def checked_memory(size: str) -> str:
+    if (problem := memory_problem(size)) is not None:
+        raise ValueError(problem)
+    return size
 
 
 class StackModel(BaseModel):
@@ -62,7 +95,7 @@ class PoolSettings(StackModel):
     name: str = Field(min_length=1)
     """Short name, the pool's role in every stack; on the server it is `<stack>-<name>`."""
     type: PoolType
-    concurrency_limit: NonNegativeInt | None = None
+    concurrency_limit: Count | None = None
     description: str | None = None
     paused: bool = False
     job_defaults: dict[str, JsonValue] = Field(default_factory=dict)
@@ -75,16 +108,16 @@ class PoolSettings(StackModel):
 class QueueSettings(StackModel):
     pool: str
     name: str = Field(min_length=1)
-    priority: PositiveInt | None = None
-    concurrency_limit: NonNegativeInt | None = None
+    priority: Priority | None = None
+    concurrency_limit: Count | None = None
     description: str | None = None
     paused: bool = False
 
 
 class WorkerSettings(StackModel):
     pool: str
-    replicas: PositiveInt = 1
-    limit: PositiveInt
+    replicas: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] = 1
+    limit: Annotated[int, Field(ge=1, le=MAX_STORED_INT)]
     """Flow runs one worker process runs at once (`prefect worker start --limit`)."""
     queues: list[str] = Field(default_factory=list)
     """Queues of the pool this worker polls; empty means all of them."""
@@ -92,13 +125,13 @@ class WorkerSettings(StackModel):
     """Image with prefect and the worker type installed; defaults to the pool's jobDefaults.image."""
     docker_host: str = DEFAULT_DOCKER_HOST
     network_mode: str = "host"
-    mem_limit: str | None = Field(default=None, pattern=MEMORY_PATTERN)
+    mem_limit: Annotated[str, AfterValidator(checked_memory)] | None = None
     """Memory limit of each worker container, as Docker writes it: 512m, 2g."""
-    health_port: int = Field(default=8080, ge=1024, le=65535)
+    health_port: int = Field(default=8080, ge=MIN_HEALTH_PORT, le=MAX_PORT)
     """Port of the first replica's health endpoint (replica i uses health_port + i). With host networking,
     workers of every stack on one Docker host share the ports: give each stack its own range."""
 
-    poll_seconds: PositiveInt | None = None
+    poll_seconds: Annotated[int, Field(ge=1, le=MAX_POLL_SECONDS)] | None = None
     """How often the worker asks for runs (PREFECT_WORKER_QUERY_SECONDS; Prefect's default is 10)."""
     env: dict[str, str] = Field(default_factory=dict)
 
@@ -115,8 +148,8 @@ class WorkerSettings(StackModel):
 class ConcurrencyLimitSettings(StackModel):
     name: str = Field(min_length=1)
     """Short name of the resource it guards; on the server it is `<stack>-<name>`."""
-    limit: NonNegativeInt
-    slot_decay_per_second: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    limit: Count
+    slot_decay_per_second: SlotDecay = 0.0
     """Greater than 0 makes it a rate limit: `limit` slots refill at this many per second."""
     active: bool = True
 
@@ -128,7 +161,7 @@ class PlatformSettings(StackModel):
     variables: dict[str, JsonValue] = Field(default_factory=dict)
     """`<flow>_<setting>` -> value; on the server `<environment>_<flow>_<setting>`."""
     concurrency_limits: list[ConcurrencyLimitSettings] = Field(default_factory=list)
-    tag_limits: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    tag_limits: dict[str, Count] = Field(default_factory=dict)
     """Task-run tag -> limit; the tag on the server is `<stack>-<tag>`."""
     adopt_existing: bool = False
     """Take over objects that already exist on the server under this stack's names, instead of failing on
@@ -138,7 +171,7 @@ class PlatformSettings(StackModel):
 class StackConfig(StackModel):
     """The project's keys in a stack file (`rpa-platform:<key>`)."""
 
-    prefect_api_url: str = Field(default=config_keys.DEFAULT_API_URL, pattern=r"^https?://[^@\s/]+(/\S*)?$")
+    prefect_api_url: Annotated[str, AfterValidator(checked_api_url)] = config_keys.DEFAULT_API_URL
     """http(s)://host[:port]/api. Credentials go in prefectApiKey or prefectAuthString (secrets), never here:
     the URL is an output and appears in messages."""
     prefect_api_key: SecretStr | None = None
@@ -304,9 +337,12 @@ def worker_problems(
         problems.append(Problem(f"{path}.image", f"required: pool '{worker.pool}' has no jobDefaults.image"))
     if not worker.docker_host.startswith(DOCKER_HOST_SCHEMES):
         schemes = ", ".join(DOCKER_HOST_SCHEMES)
-        problems.append(
-            Problem(f"{path}.dockerHost", f"must start with one of {schemes} (got {worker.docker_host!r})")
-        )
+        given = masked_url(repr(worker.docker_host))
+        problems.append(Problem(f"{path}.dockerHost", f"must start with one of {schemes} (got {given})"))
+    container = rpa_naming.worker_name(settings.stack, worker.pool, worker.replicas)
+    if (problem := container_name_problem(container)) is not None:
+        reason = f"its workers' {problem}: give pool '{worker.pool}' a name of those characters"
+        problems.append(Problem(f"{path}.pool", reason))
     if worker.health_ports()[-1] > MAX_PORT:
         last = worker.health_ports()[-1]
         problems.append(Problem(f"{path}.healthPort", f"replica ports run up to {last}; at most {MAX_PORT}"))

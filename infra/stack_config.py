@@ -8,12 +8,12 @@ declared: types and references, Prefect's rules for the names the stack gives it
 shipped flows need from every stack.
 """
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from infra import config_keys
@@ -21,6 +21,7 @@ from infra.flow_requirements import flow_requirement_problems
 from infra.prefect_objects import prefect_problems
 from infra.prefect_resources.inputs import Problem
 from infra.settings import SettingsError, StackSettings, parse_config, reference_problems
+from infra.yaml_file import YamlFileError, load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENCRYPTED = "(encrypted)"
@@ -49,14 +50,14 @@ def from_pulumi_config() -> StackSettings:
     stack = pulumi.get_stack()
     source = stack_file(stack).name
     raw, problems = project_keys({**get_config_env(), **CONFIG.get()})
-    for key in config_keys.SECRETS:
-        if key in raw and not is_config_secret(config_keys.qualified(key)):
+    for key in list(raw):
+        encrypted = is_config_secret(config_keys.qualified(key))
+        if key in config_keys.SECRETS and not encrypted:
             problems.append(unencrypted(key))
-    if isinstance(raw.get(config_keys.PLATFORM), str):
-        try:
-            raw[config_keys.PLATFORM] = json.loads(raw[config_keys.PLATFORM])
-        except json.JSONDecodeError:
-            problems.append(Problem(config_keys.PLATFORM, "must be an object (pools, queues, workers, ...)"))
+        elif key not in config_keys.SECRETS and encrypted:
+            del raw[key]  # Decrypted here: never to be echoed.
+            problems.append(encrypted_but_not_secret(key))
+    problems += decode_platform(raw)
     if problems:
         raise SettingsError(source, problems)
     return parse_stack_settings(stack, source, raw)
@@ -66,10 +67,12 @@ def from_stack_file(path: Path) -> StackSettings:
     """Settings from a `Pulumi.<stack>.yaml` on disk, secrets left encrypted."""
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise SettingsError(path.name, [Problem("(file)", f"cannot be read: {error}")]) from None
-    config = document.get("config") if isinstance(document, dict) else None
+        document = load_yaml(path) or {}
+    except YamlFileError as error:
+        raise SettingsError(path.name, [Problem("(file)", str(error))]) from None
+    if not isinstance(document, dict):
+        raise SettingsError(path.name, [Problem("(file)", "must be a mapping with a `config:` mapping")])
+    config = document.get("config")
     if not isinstance(config or {}, dict):
         raise SettingsError(path.name, [Problem("(file)", "`config:` must be a mapping of keys to values")])
     raw, problems = project_keys(config or {})
@@ -80,10 +83,15 @@ def from_stack_file(path: Path) -> StackSettings:
         elif key in config_keys.SECRETS:
             problems.append(unencrypted(key))
         elif encrypted:
-            problems.append(Problem(key, "is encrypted, but only secrets may be; set it without --secret"))
+            problems.append(encrypted_but_not_secret(key))
+    problems += decode_platform(raw)
     if problems:
         raise SettingsError(path.name, problems)
     return parse_stack_settings(stack, path.name, raw)
+
+
+def encrypted_but_not_secret(key: str) -> Problem:
+    return Problem(key, "is encrypted, but only the credentials may be: set it without --secret")
 
 
 def unencrypted(key: str) -> Problem:
@@ -93,12 +101,51 @@ def unencrypted(key: str) -> Problem:
 
 
 def project_keys(config: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
-    """This project's keys without their namespace; other namespaces (docker:, pulumi:) belong to others."""
-    prefix = f"{config_keys.PROJECT}:"
-    raw = {key.removeprefix(prefix): value for key, value in config.items() if str(key).startswith(prefix)}
-    problems = [
-        Problem(key, f"unknown key; allowed: {', '.join(config_keys.ALL)}")
-        for key in raw
-        if key not in config_keys.ALL
-    ]
-    return {key: value for key, value in raw.items() if key in config_keys.ALL}, problems
+    """This project's keys without their namespace. A key without one is the project's, as Pulumi reads it;
+    pulumi: and docker: belong to Pulumi and pulumi-docker; any other namespace is refused: its keys would be
+    ignored (a misspelt `rpa-platfrom:prefectApiUrl` would leave the stack on the default URL)."""
+    raw: dict[str, Any] = {}
+    problems = []
+    for key, value in config.items():
+        namespace, separator, name = str(key).partition(":")
+        if not separator:
+            namespace, name = config_keys.PROJECT, namespace
+        if namespace in config_keys.OTHER_NAMESPACES:
+            continue
+        if namespace != config_keys.PROJECT:
+            problems.append(Problem(str(key), unknown_namespace(namespace)))
+        elif name not in config_keys.ALL:
+            problems.append(Problem(name, f"unknown key; allowed: {', '.join(config_keys.ALL)}"))
+        elif name in raw:
+            problems.append(Problem(name, f"is given twice (as {name} and {config_keys.qualified(name)})"))
+        else:
+            raw[name] = value
+    return raw, problems
+
+
+def unknown_namespace(namespace: str) -> str:
+    known = (config_keys.PROJECT, *config_keys.OTHER_NAMESPACES)
+    close = difflib.get_close_matches(namespace, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown namespace '{namespace}', whose keys nobody reads; {hint}allowed: {', '.join(known)}"
+
+
+def decode_platform(raw: dict[str, Any]) -> list[Problem]:
+    """The platform, when written as a JSON string, as the object it holds: Pulumi hands the program an object
+    and a string of JSON alike, so the stack file's readers must take both."""
+    text = raw.get(config_keys.PLATFORM)
+    if not isinstance(text, str):
+        return []
+    try:
+        raw[config_keys.PLATFORM] = json.loads(text, object_pairs_hook=unique_keys)
+    except ValueError as error:
+        raw.pop(config_keys.PLATFORM)
+        return [Problem(config_keys.PLATFORM, f"must be an object (pools, queues, workers, ...): {error}")]
+    return []
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if twice := sorted({key for key in keys if keys.count(key) > 1}):
+        raise ValueError(f"key {twice[0]!r} is given twice; keep one")
+    return dict(pairs)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 
 import rpa_naming
+from infra.docker_rules import memory_bytes
 from infra.settings import StackSettings, WorkerSettings
 
 CONTAINER_DOCKER_SOCKET = "/var/run/docker.sock"
@@ -134,8 +135,5 @@ def docker_socket_on_host(docker_host: str) -> str:
 
 
 def memory_in_mb(limit: str) -> int:
-    """'2g' -> 2048, '512m' -> 512 (pulumi-docker takes megabytes)."""
-    units = {"b": 1 / 2**20, "k": 1 / 2**10, "m": 1, "g": 2**10}
-    unit = limit[-1] if limit[-1] in units else "b"
-    number = int(limit.rstrip("bkmg"))
-    return max(1, int(number * units[unit]))
+    """'2g' -> 2048, '512m' -> 512 (pulumi-docker takes megabytes; validation made `limit` a size)."""
+    return max(1, (memory_bytes(limit) or 0) // 2**20)

@@ -9,6 +9,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalC
 from prefect.exceptions import ObjectNotFound
 from pydantic import Field
 
+from infra.prefect_resources.bounds import Count, SlotDecay
 from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
@@ -23,9 +24,9 @@ class GlobalConcurrencyLimitInputs(ResourceInputs):
     kind: ClassVar[str] = "global concurrency limit"
 
     name: str = Field(min_length=1)
-    limit: int = Field(ge=0)
+    limit: Count
     active: bool = True
-    slot_decay_per_second: float = Field(default=0.0, ge=0)
+    slot_decay_per_second: SlotDecay = 0.0
 
     def prefect_problems(self) -> list[Problem]:
         problems = prefect_model_problems(

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
+from infra.url_credentials import masked_url
+
 
 class Problem(NamedTuple):
     """One reason an input is refused: `property` is the camelCase path inside the resource's inputs."""
@@ -42,7 +44,7 @@ def describe_error(item: ErrorDetails, show_input: bool = True) -> str:
     ):
         reason = f"must not contain any of {' '.join(BANNED_CHARACTERS)} (Prefect refuses them)"
     if show_input:
-        given = repr(item["input"])
+        given = masked_url(repr(item["input"]))
         reason += f" (got {given[:60]}{'...' if len(given) > 60 else ''})"
     return reason
 

@@ -12,6 +12,7 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from pydantic import Field
 
+from infra.prefect_resources.bounds import Count
 from infra.prefect_resources.global_concurrency_limit import (
     TAG_LIMIT_PREFIX,
     GlobalConcurrencyLimitInputs,
@@ -28,7 +29,7 @@ class TaskRunConcurrencyLimitInputs(ResourceInputs):
     replace_on: ClassVar[tuple[str, ...]] = ("tag",)
 
     tag: str = Field(min_length=1)
-    limit: int = Field(ge=0)
+    limit: Count
 
     def prefect_problems(self) -> list[Problem]:
         return prefect_model_problems(

@@ -1,5 +1,6 @@
 """Prefect Variable: a named JSON value that flows read at run time (e.g. `production_rpa3_timeout`)."""
 
+import math
 from typing import Any, ClassVar
 
 import httpx
@@ -9,6 +10,7 @@ from prefect.client.schemas.actions import VariableCreate, VariableUpdate
 from prefect.exceptions import ObjectNotFound
 from pydantic import Field
 
+from infra.prefect_resources.bounds import MAX_EXACT_NUMBER
 from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
@@ -24,7 +26,22 @@ class VariableInputs(ResourceInputs):
     def prefect_problems(self) -> list[Problem]:
         return prefect_model_problems(
             lambda: VariableCreate(name=self.name, value=self.value, tags=self.tags)
-        )
+        ) + inexact_numbers(self.value, "value")
+
+
+def inexact_numbers(value: Any, path: str) -> list[Problem]:
+    """Numbers that would not arrive as written: JSON has no infinity, and Pulumi carries numbers as 64-bit
+    floats, which change integers beyond 2**53."""
+    if isinstance(value, dict):
+        return [problem for key, item in value.items() for problem in inexact_numbers(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [problem for i, item in enumerate(value) for problem in inexact_numbers(item, f"{path}[{i}]")]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [Problem(path, f"must be a finite number (got {value})")]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_EXACT_NUMBER:
+        reason = f"{value} is beyond +-2**53, where Pulumi's 64-bit floats change integers; write a string"
+        return [Problem(path, reason)]
+    return []
 
 
 class VariableProvider(PrefectProvider[VariableInputs]):

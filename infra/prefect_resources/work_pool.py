@@ -11,6 +11,8 @@ from prefect.utilities.schema_tools.validation import validate
 from prefect.workers.base import BaseWorker
 from pydantic import Field
 
+from infra.docker_rules import memory_problem
+from infra.prefect_resources.bounds import Count
 from infra.prefect_resources.deployment_guard import deployments_targeting, refuse_to_strand
 from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
@@ -68,12 +70,12 @@ def with_job_defaults(template: dict[str, Any], job_defaults: dict[str, Any]) ->
 class WorkPoolInputs(ResourceInputs):
     kind: ClassVar[str] = "work pool"
     replace_on: ClassVar[tuple[str, ...]] = ("name", "type")
-    unmanaged: ClassVar[frozenset[str]] = frozenset({"adopt", "job_defaults"})
+    unmanaged: ClassVar[frozenset[str]] = ResourceInputs.unmanaged | {"job_defaults"}
 
     name: str = Field(min_length=1)
     type: str = Field(min_length=1)
     description: str | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: Count | None = None
     paused: bool = False
     base_job_template: dict[str, Any] | None = None
     """The whole template; when absent, the worker type's default template."""
@@ -107,6 +109,9 @@ class WorkPoolInputs(ResourceInputs):
                         f"not a job variable of the '{self.type}' template; allowed: {', '.join(known)}",
                     )
                 )
+        size = self.job_defaults.get("mem_limit")
+        if self.type == "docker" and isinstance(size, str) and (problem := memory_problem(size)):
+            problems.append(Problem("jobDefaults.mem_limit", f"{problem} (got {size!r})"))
         return problems + job_default_problems(template, self.job_defaults)
 
     def normalized(self) -> Self:

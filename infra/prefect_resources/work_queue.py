@@ -12,6 +12,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.types.names import BANNED_CHARACTERS
 from pydantic import Field
 
+from infra.prefect_resources.bounds import Count
 from infra.prefect_resources.deployment_guard import deployments_targeting, refuse_to_strand
 from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
@@ -25,7 +26,7 @@ class WorkQueueInputs(ResourceInputs):
 
     name: str = Field(min_length=1)
     work_pool_name: str = Field(min_length=1)
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: Count | None = None
     description: str | None = None
     paused: bool = False
 

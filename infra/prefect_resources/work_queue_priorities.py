@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 import pulumi
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.exceptions import ObjectNotFound
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
+from infra.prefect_resources.bounds import Priority
 from infra.prefect_resources.inputs import Problem, ResourceInputs
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
@@ -27,7 +28,7 @@ class WorkQueuePrioritiesInputs(ResourceInputs):
     replace_on: ClassVar[tuple[str, ...]] = ("work_pool_name",)
 
     work_pool_name: str = Field(min_length=1)
-    priorities: dict[str, PositiveInt]
+    priorities: dict[str, Priority]
     """Queue name -> priority. Queues of the pool left out keep whatever priority Prefect gives them."""
 
     def prefect_problems(self) -> list[Problem]:

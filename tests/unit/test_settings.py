@@ -101,8 +101,8 @@ def test_job_defaults_become_template_variables_with_the_stack_names_in_env() ->
             "platform.queues[0].concurrencyLimit",
             "greater than or equal",
         ),
-        ("platform.queues.0.priority", 0, "platform.queues[0].priority", "greater than 0"),
-        ("platform.workers.0.limit", 0, "platform.workers[0].limit", "greater than 0"),
+        ("platform.queues.0.priority", 0, "platform.queues[0].priority", "greater than or equal to 1"),
+        ("platform.workers.0.limit", 0, "platform.workers[0].limit", "greater than or equal to 1"),
         ("platform.workers.0.replicas", True, "platform.workers[0].replicas", "valid integer"),
         (
             "platform.concurrencyLimits.0.limit",
@@ -113,7 +113,7 @@ def test_job_defaults_become_template_variables_with_the_stack_names_in_env() ->
         ("platform.tagLimits.erp", -1, "platform.tagLimits.erp", "greater than or equal to 0"),
         ("platform.pools.0.type", "kubernetes", "platform.pools[0].type", "'docker' or 'process'"),
         ("environment", "prod", "environment", "'development', 'staging' or 'production'"),
-        ("prefectApiUrl", "127.0.0.1:4200", "prefectApiUrl", "should match pattern"),
+        ("prefectApiUrl", "127.0.0.1:4200", "prefectApiUrl", "must be http(s)://host[:port]/path"),
     ],
 )
 def test_bad_values_are_refused_with_key_and_what_is_allowed(
@@ -271,16 +271,16 @@ def test_missing_environment_is_required() -> None:
             "platform.variables.rpa3_max_concurrent_tasks",
             "15",
             "platform.variables.rpa3_max_concurrent_tasks",
-            "an integer >= 1",
+            "an integer from 1",
         ),
         (
             "platform.variables.rpa3_max_concurrent_tasks",
             0,
             "platform.variables.rpa3_max_concurrent_tasks",
-            "an integer >= 1",
+            "an integer from 1",
         ),
-        ("platform.variables.rpa1_timeout", -5, "platform.variables.rpa1_timeout", "a number > 0"),
-        ("prefectApiUrl", "http://admin:pw@127.0.0.1:4200/api", "prefectApiUrl", "should match pattern"),
+        ("platform.variables.rpa1_timeout", -5, "platform.variables.rpa1_timeout", "a number from 1"),
+        ("prefectApiUrl", "http://admin:pw@127.0.0.1:4200/api", "prefectApiUrl", "must not hold credentials"),
     ],
 )
 def test_values_the_platform_or_the_flows_could_not_use(
