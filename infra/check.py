@@ -1,11 +1,16 @@
 """`make check`: validate every stack file, the rules between them and prefect.yaml against them, without
 the Pulumi CLI or a Prefect server.
 
-Exit status 1 with every problem listed (file, key, what is allowed) when anything is wrong.
+`python -m infra.check [ROOT]` checks the `Pulumi.<stack>.yaml` files and the prefect.yaml in ROOT (by default
+this repository). Every check runs, on the stack files that are valid; exit status 1 with every problem listed
+(file, key, what is allowed) when anything is wrong.
 """
 
+import argparse
 import itertools
 import sys
+from pathlib import Path
+from typing import Any
 
 from infra.deployment_check import check_prefect_yaml
 from infra.policies import rules
@@ -28,10 +33,18 @@ def shared_host_port_clashes(stacks: list[StackSettings]) -> list[str]:
     return clashes
 
 
-def main() -> int:
+def validated_platforms(stacks: list[StackSettings]) -> dict[str, dict[str, Any]]:
+    """The platforms as the policy rules read stack files (camelCase), from settings already validated."""
+    return {stack.stack: stack.platform.model_dump(by_alias=True) for stack in stacks}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.check", description=__doc__)
+    parser.add_argument("root", nargs="?", type=Path, default=PROJECT_ROOT, help="default: this repository")
+    root: Path = parser.parse_args(argv).root
     failed = False
     stacks = []
-    for path in stack_files():
+    for path in stack_files(root):
         try:
             settings = from_stack_file(path)
         except SettingsError as error:
@@ -45,13 +58,13 @@ def main() -> int:
             f"queue(s), {sum(w.replicas for w in platform.workers)} worker(s), {len(platform.variables)} "
             f"variable(s), {len(platform.concurrency_limits)} limit(s))"
         )
-    for violation in rules.environments_grow_toward_production(rules.read_stack_platforms()):
+    for violation in rules.environments_grow_toward_production(validated_platforms(stacks)):
         print(f"environments: {violation}", file=sys.stderr)
         failed = True
     for clash in shared_host_port_clashes(stacks):
         print(clash, file=sys.stderr)
         failed = True
-    problems = check_prefect_yaml(PROJECT_ROOT / "prefect.yaml", stacks)
+    problems = check_prefect_yaml(root / "prefect.yaml", stacks)
     for problem in problems:
         print(problem, file=sys.stderr)
     if not problems:

@@ -6,6 +6,7 @@ virtualenv) share them unchanged. Each rule returns the violations it finds, as 
 """
 
 import itertools
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -96,25 +97,43 @@ def worker_capacity_reaches_pool_limit(resources: Iterable[Resource]) -> list[st
 
 
 def stack_limits(platform: Mapping[str, Any]) -> dict[str, float]:
-    """The numbers that must not shrink from dev to staging to prod, keyed by role (no stack prefix)."""
+    """The numbers that must not shrink from dev to staging to prod, keyed by role (no stack prefix), from a
+    platform as written: what is malformed there is its stack's validation's to report, and left out here."""
     limits: dict[str, float] = {}
-    capacity: dict[str, int] = defaultdict(int)
-    for worker in platform.get("workers") or []:
-        capacity[worker.get("pool")] += worker.get("replicas", 1) * worker.get("limit", 0)
-    for pool in platform.get("pools") or []:
-        if pool.get("concurrencyLimit") is not None:
-            limits[f"pool {pool['name']} concurrencyLimit"] = pool["concurrencyLimit"]
-        if pool["name"] in capacity:  # Pools served by workers of other systems have no capacity here.
-            limits[f"pool {pool['name']} worker capacity"] = capacity[pool["name"]]
-    for queue in platform.get("queues") or []:
-        if queue.get("concurrencyLimit") is not None:
-            limits[f"queue {queue['pool']}/{queue['name']} concurrencyLimit"] = queue["concurrencyLimit"]
-    for limit in platform.get("concurrencyLimits") or []:
-        limits[f"concurrency limit {limit['name']}"] = limit["limit"]
-    for key, value in (platform.get("variables") or {}).items():
-        if key.endswith("_max_concurrent_tasks") and isinstance(value, int | float):
+    capacity: dict[str, float] = defaultdict(float)
+    for worker in entries(platform, "workers"):
+        replicas, limit = worker.get("replicas", 1), worker.get("limit")
+        if is_number(replicas) and is_number(limit):
+            capacity[str(worker.get("pool"))] += replicas * limit
+    for pool in entries(platform, "pools"):
+        name = str(pool.get("name"))
+        if is_number(pool.get("concurrencyLimit")):
+            limits[f"pool {name} concurrencyLimit"] = pool["concurrencyLimit"]
+        if name in capacity:  # Pools served by workers of other systems have no capacity here.
+            limits[f"pool {name} worker capacity"] = capacity[name]
+    for queue in entries(platform, "queues"):
+        if is_number(queue.get("concurrencyLimit")):
+            limits[f"queue {queue.get('pool')}/{queue.get('name')} concurrencyLimit"] = queue[
+                "concurrencyLimit"
+            ]
+    for limit in entries(platform, "concurrencyLimits"):
+        if is_number(limit.get("limit")):
+            limits[f"concurrency limit {limit.get('name')}"] = limit["limit"]
+    variables = platform.get("variables")
+    for key, value in (variables if isinstance(variables, Mapping) else {}).items():
+        if str(key).endswith("_max_concurrent_tasks") and is_number(value):
             limits[f"variable {key}"] = value
     return limits
+
+
+def entries(platform: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """The mappings listed under `key`; anything else written there is skipped."""
+    listed = platform.get(key)
+    return [entry for entry in listed if isinstance(entry, Mapping)] if isinstance(listed, list) else []
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def environments_grow_toward_production(platforms: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -131,12 +150,23 @@ def environments_grow_toward_production(platforms: Mapping[str, Mapping[str, Any
     return violations
 
 
-def read_stack_platforms(root: Path = PROJECT_ROOT) -> dict[str, dict[str, Any]]:
-    """`rpa-platform:platform` of every shipped stack file (plain YAML: no Pulumi, no secrets needed)."""
+def read_stack_platforms(root: Path = PROJECT_ROOT) -> dict[str, Mapping[str, Any]]:
+    """`rpa-platform:platform` of every shipped stack file, as written (plain YAML: no Pulumi, no secrets
+    needed). A file that cannot be read as a platform is left out: its own validation reports it."""
     platforms = {}
     for stack in STACK_ORDER:
         path = root / f"Pulumi.{stack}.yaml"
-        if path.exists():
-            config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-            platforms[stack] = config.get("rpa-platform:platform") or {}
+        try:
+            document = yaml.safe_load(path.read_text()) if path.exists() else None
+        except (OSError, yaml.YAMLError):
+            continue
+        config = document.get("config") if isinstance(document, Mapping) else None
+        platform = config.get("rpa-platform:platform") if isinstance(config, Mapping) else None
+        if isinstance(platform, str):  # Written as JSON, which Pulumi accepts as well.
+            try:
+                platform = json.loads(platform)
+            except ValueError:
+                continue
+        if isinstance(platform, Mapping):
+            platforms[stack] = platform
     return platforms
