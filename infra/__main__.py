@@ -2,9 +2,12 @@
 
 import pulumi
 
+from infra.api_preflight import require_api
 from infra.rpa_platform import RpaPlatform
 from infra.stack_config import from_pulumi_config
 
-platform = RpaPlatform("rpa-platform", from_pulumi_config())
+settings = from_pulumi_config()
+require_api(settings)
+platform = RpaPlatform("rpa-platform", settings)
 for key, value in platform.outputs.items():
     pulumi.export(key, value)

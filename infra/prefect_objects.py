@@ -30,6 +30,7 @@ def work_pool_inputs(settings: StackSettings, pool: PoolSettings) -> WorkPoolInp
         base_job_template=pool.base_job_template,
         job_defaults=settings.job_defaults(pool),
         adopt=settings.platform.adopt_existing,
+        declared_in=settings.source,
     )
 
 
@@ -41,6 +42,7 @@ def work_queue_inputs(settings: StackSettings, queue: QueueSettings) -> WorkQueu
         description=queue.description,
         paused=queue.paused,
         adopt=settings.platform.adopt_existing,
+        declared_in=settings.source,
     )
 
 
@@ -57,6 +59,7 @@ def variable_inputs(settings: StackSettings, key: str, value: Any) -> VariableIn
         name=settings.variable_name(key),
         value=value,
         adopt=settings.platform.adopt_existing,
+        declared_in=settings.source,
     )
 
 
@@ -69,6 +72,7 @@ def concurrency_limit_inputs(
         active=limit.active,
         slot_decay_per_second=limit.slot_decay_per_second,
         adopt=settings.platform.adopt_existing,
+        declared_in=settings.source,
     )
 
 
@@ -77,6 +81,7 @@ def tag_limit_inputs(settings: StackSettings, tag: str, limit: int) -> TaskRunCo
         tag=settings.tag(tag),
         limit=limit,
         adopt=settings.platform.adopt_existing,
+        declared_in=settings.source,
     )
 
 

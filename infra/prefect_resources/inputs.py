@@ -75,6 +75,9 @@ class ResourceInputs(BaseModel):
 
     adopt: bool = False
     """Take over an object that already exists under this name instead of failing on the clash."""
+    declared_in: str | None = None
+    """The stack file the object is declared in (`Pulumi.prod.yaml`), so that messages name the setting the
+    stack author writes there; None for an object a program declares itself."""
 
     kind: ClassVar[str]
     """What the object is called in messages: 'work pool', 'variable', ..."""
@@ -82,7 +85,7 @@ class ResourceInputs(BaseModel):
     """The fields Prefect identifies the object by; changing one creates a new object."""
     replace_on: ClassVar[tuple[str, ...]] = ("name",)
     """Fields Prefect cannot update in place."""
-    unmanaged: ClassVar[frozenset[str]] = frozenset({"adopt"})
+    unmanaged: ClassVar[frozenset[str]] = frozenset({"adopt", "declared_in"})
     """Fields about how the object is managed, not held by Prefect: never a reason to update."""
 
     @classmethod
@@ -104,6 +107,12 @@ class ResourceInputs(BaseModel):
 
     def label(self) -> str:
         return f"{self.kind} '{getattr(self, 'name', '?')}'"
+
+    def adoption_switch(self) -> str:
+        """How the author of these inputs asks for adoption, where they wrote them."""
+        if self.declared_in:
+            return f"Set `adoptExisting: true` under rpa-platform:platform in {self.declared_in}"
+        return f"Pass adopt=True to this {self.kind}"
 
     def to_props(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, mode="json")

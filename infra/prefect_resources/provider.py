@@ -26,15 +26,21 @@ from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 from pydantic import ValidationError
 
+from infra.prefect_resources import one_line_errors
+from infra.prefect_resources.api_errors import api_failure, response_detail
 from infra.prefect_resources.connection import PrefectConnection
 from infra.prefect_resources.inputs import ResourceInputs
+from infra.prefect_resources.one_line_errors import ActionableError
 
 InputsT = TypeVar("InputsT", bound=ResourceInputs)
 T = TypeVar("T")
 
 
-class PrefectRequestError(Exception):
-    """Prefect refused a request; the message says which object, what was asked and what the server said."""
+DOING = {"create": "creating", "read": "reading", "update": "updating", "delete": "deleting"}
+
+
+class PrefectRequestError(ActionableError):
+    """A request failed; the message says which object, what was asked, what happened and what to do."""
 
 
 def has_unknown(value: Any) -> bool:
@@ -82,6 +88,7 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
 
     def configure(self, req: ConfigureRequest) -> None:
         self._connection = PrefectConnection.from_provider_config(req.config)
+        one_line_errors.install()
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         props = input_fields(news)
@@ -119,12 +126,14 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
             if not inputs.adopt:
                 raise PrefectRequestError(
                     f"{inputs.label()} already exists on the Prefect server; this stack did not create it. "
-                    f"Set adopt: true on it to take it over (its settings become the stack's), or rename it."
+                    f"{inputs.adoption_switch()} to take it over (its settings become the stack's), or "
+                    "rename it."
                 ) from None
-            existing = self.fetch(client, inputs)
+            existing = self._call(inputs, "read", lambda: self.fetch(client, inputs))
             if existing is None:
                 raise PrefectRequestError(f"{inputs.label()} vanished while being adopted; retry") from None
             object_id, held = existing
+            refuse_other_identity(inputs, held)
             self._call(inputs, "update", lambda: self.update_object(client, object_id, inputs, held))
         return CreateResult(object_id, inputs.to_props())
 
@@ -167,9 +176,11 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
             return None
 
     def _client(self) -> SyncPrefectClient:
+        return self._configured().client()
+
+    def _configured(self) -> PrefectConnection:
         # Configured by the engine before any call; unconfigured (a program's own use), the stack's default.
-        connection = getattr(self, "_connection", None) or PrefectConnection()
-        return connection.client()
+        return getattr(self, "_connection", None) or PrefectConnection()
 
     def _changed_fields(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         model = self.inputs_model
@@ -205,12 +216,31 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
         # Only the class travels in the pickled provider; a connection never does.
         return {}
 
-    @staticmethod
-    def _call(inputs: ResourceInputs, verb: str, call: Callable[[], T]) -> T:
+    def _call(self, inputs: ResourceInputs, verb: str, call: Callable[[], T]) -> T:
         try:
             return call()
-        except httpx.HTTPStatusError as error:
-            detail = error.response.text[:500]
+        except httpx.HTTPError as error:
+            doing = f"{DOING[verb]} {inputs.label()}"
+            if message := api_failure(error, self._configured().api_url, doing):
+                raise PrefectRequestError(message) from None
+            if isinstance(error, httpx.HTTPStatusError):
+                raise PrefectRequestError(
+                    f"Prefect refused to {verb} {inputs.label()}: HTTP {error.response.status_code} "
+                    f"{response_detail(error.response)}"
+                ) from None
+            raise
+
+
+def refuse_other_identity(inputs: ResourceInputs, held: ResourceInputs) -> None:
+    """Adoption takes over an object's settings, not its identity: a field Prefect cannot change in place
+    (a pool's type) that differs would leave the object as it is while the state says otherwise."""
+    for name in inputs.replace_on:
+        if name not in inputs.natural_key and getattr(held, name) != getattr(inputs, name):
+            field = type(inputs).model_fields[name].alias or name
+            found, declared = getattr(held, name), getattr(inputs, name)
             raise PrefectRequestError(
-                f"Prefect refused to {verb} {inputs.label()}: HTTP {error.response.status_code} {detail}"
-            ) from None
+                f"{inputs.label()} exists on the Prefect server with {field} '{found}', but the stack "
+                f"declares '{declared}'. Adopting it would leave it '{found}' (Prefect cannot change a "
+                f"{inputs.kind}'s {field}): delete it on the server first, or give the stack's one another "
+                "name."
+            )

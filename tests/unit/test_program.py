@@ -14,6 +14,7 @@ from infra.prefect_resources.provider import PrefectProvider
 from infra.rpa_platform import RpaPlatform
 from infra.settings import SettingsError
 from infra.stack_config import PROJECT_ROOT, from_pulumi_config, from_stack_file
+from tests.support.prefect_server import PrefectServer
 from tests.support.pulumi_program import Inventory, pulumi_config_of, run_under_mocks
 
 STACKS = ["dev", "staging", "prod"]
@@ -199,11 +200,12 @@ def test_a_negative_limit_fails_before_any_resource_is_declared() -> None:
     assert inventory.resources == []
 
 
-def test_the_program_entry_point_runs() -> None:
+def test_the_program_entry_point_runs(prefect_server: PrefectServer) -> None:
+    """The entry point checks the stack's API before declaring anything: it must answer."""
+    config = pulumi_config_of(stack_file("dev"))
+    config["rpa-platform:prefectApiUrl"] = prefect_server.api_url
     inventory = run_under_mocks(
-        "dev",
-        pulumi_config_of(stack_file("dev")),
-        lambda: runpy.run_module("infra.__main__", run_name="__main__") and None,
+        "dev", config, lambda: runpy.run_module("infra.__main__", run_name="__main__") and None
     )
     assert inventory.of_type("rpa-platform:index:RpaPlatform")
     assert inventory.of_type("prefect:WorkPool")
