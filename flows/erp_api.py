@@ -1,7 +1,12 @@
 """The ERP API's requests and answers: the contract between the flows' ERP client (`flows.systems.erp`) and
 the demo ERP (`flows.demo_erp`). Pydantic only, so the demo ERP does not import Prefect."""
 
+from typing import Final
+
 from pydantic import BaseModel
+
+# Every call names the flow run making it: the ERP's records (and the demo ERP's meters) tell who called.
+CALLER_HEADER: Final = "X-Rpa-Flow-Run"
 
 
 class OpenItem(BaseModel):

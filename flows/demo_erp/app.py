@@ -12,7 +12,7 @@ from starlette.routing import Route
 from flows.demo_erp import records
 from flows.demo_erp.behaviour import ErpBehaviour
 from flows.demo_erp.gatekeeper import Gatekeeper
-from flows.erp_api import InvoicePosting, ReconciliationRequest
+from flows.erp_api import CALLER_HEADER, InvoicePosting, ReconciliationRequest
 
 Handler = Callable[[Request], Awaitable[object]]
 
@@ -22,7 +22,8 @@ def create_app(behaviour: ErpBehaviour) -> Starlette:
 
     def business(handler: Handler, status_code: int = 200) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            rejection = gatekeeper.admit(request.headers.get("idempotency-key"))
+            caller = request.headers.get(CALLER_HEADER)
+            rejection = gatekeeper.admit(request.headers.get("idempotency-key"), caller)
             if rejection is not None:
                 headers = {}
                 if rejection.retry_after_seconds is not None:
@@ -34,7 +35,7 @@ def create_app(behaviour: ErpBehaviour) -> Starlette:
             except (ValidationError, ValueError, KeyError) as error:
                 return JSONResponse({"detail": str(error)}, 422)
             finally:
-                gatekeeper.finish()
+                gatekeeper.finish(caller)
 
         return endpoint
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from flows.demo_erp.behaviour import ErpBehaviour
 from flows.demo_erp.meters import ConcurrencyGauge, SlidingWindowRate, TokenBucket
-from flows.demo_erp.stats import ErpStats
+from flows.demo_erp.stats import CallerStats, ErpStats
 
 
 @dataclass(frozen=True)
@@ -37,18 +37,20 @@ class Gatekeeper:
 
     def reset(self) -> None:
         self.stats = ErpStats()
-        self.gauge = ConcurrencyGauge(current=self.gauge.current)
+        self.gauge = ConcurrencyGauge(current=self.gauge.current, _changed_at=time.monotonic())
         self.window = SlidingWindowRate()
         self.retry_not_before.clear()
         self.reconfigure(self.behaviour)
 
-    def admit(self, idempotency_key: str | None) -> Rejection | None:
+    def admit(self, idempotency_key: str | None, caller: str | None = None) -> Rejection | None:
         """Decide on an arriving request; when admitted, the caller must call `finish()` afterwards."""
         now, monotonic = time.time(), time.monotonic()
         stats = self.stats
         stats.arrivals += 1
         stats.first_arrival = stats.first_arrival or now
         stats.last_arrival = now
+        if caller is not None and caller not in stats.callers:
+            stats.callers[caller] = CallerStats(first_arrival=now)
         self.window.record(monotonic)
         stats.highest_arrivals_per_second = self.window.highest
         self.gauge.observe_arrival()
@@ -58,8 +60,10 @@ class Gatekeeper:
 
         rejection = self._rejection(monotonic)
         if rejection is None:
-            self.gauge.enter()
+            self.gauge.enter(monotonic)
             stats.accepted += 1
+            if caller is not None:
+                stats.callers[caller].accepted += 1
         elif rejection.retry_after_seconds is not None and idempotency_key is not None:
             self.retry_not_before[idempotency_key] = now + rejection.retry_after_seconds
         return rejection
@@ -77,6 +81,10 @@ class Gatekeeper:
             return Rejection(429, behaviour.retry_after_seconds)
         return None
 
-    def finish(self) -> None:
-        self.gauge.leave()
-        self.stats.last_completion = time.time()
+    def finish(self, caller: str | None = None) -> None:
+        self.gauge.leave(time.monotonic())
+        now = time.time()
+        self.stats.last_completion = now
+        self.stats.request_seconds = self.gauge.request_seconds
+        if caller is not None:
+            self.stats.callers[caller].last_completion = now

@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 
 @dataclass
 class ConcurrencyGauge:
-    """Requests in flight, and the most ever seen at once (counting the arriving request)."""
+    """Requests in flight, the most ever seen at once (counting the arriving request), and the time integral
+    of requests in flight (request-seconds)."""
 
     current: int = 0
     highest: int = 0
+    request_seconds: float = 0.0
+    _changed_at: float = 0.0
 
     def would_be(self) -> int:
         return self.current + 1
@@ -17,11 +20,17 @@ class ConcurrencyGauge:
     def observe_arrival(self) -> None:
         self.highest = max(self.highest, self.would_be())
 
-    def enter(self) -> None:
+    def enter(self, now: float) -> None:
+        self._integrate(now)
         self.current += 1
 
-    def leave(self) -> None:
+    def leave(self, now: float) -> None:
+        self._integrate(now)
         self.current -= 1
+
+    def _integrate(self, now: float) -> None:
+        self.request_seconds += self.current * (now - self._changed_at)
+        self._changed_at = now
 
 
 @dataclass

@@ -3,6 +3,14 @@
 from pydantic import BaseModel
 
 
+class CallerStats(BaseModel):
+    """One caller's traffic, told apart by the caller header (the flow run, for the RPA flows)."""
+
+    first_arrival: float
+    last_completion: float | None = None
+    accepted: int = 0
+
+
 class ErpStats(BaseModel):
     arrivals: int = 0
     accepted: int = 0
@@ -17,3 +25,12 @@ class ErpStats(BaseModel):
     first_arrival: float | None = None
     last_arrival: float | None = None
     last_completion: float | None = None
+    # Seconds of requests in flight, summed over requests: divided by a span of time, the mean in flight.
+    request_seconds: float = 0.0
+    callers: dict[str, CallerStats] = {}
+
+    def mean_concurrency(self) -> float:
+        """Requests in flight on average, from the first arrival to the last completion."""
+        if self.first_arrival is None or self.last_completion is None:
+            return 0.0
+        return self.request_seconds / max(self.last_completion - self.first_arrival, 1e-9)

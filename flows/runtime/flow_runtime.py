@@ -2,7 +2,7 @@
 limiter per rate limit, one breaker per external service. The flow opens it; closing it gives back every
 lease. Limits are named from the run's stack and must exist: a missing one is an error, never unlimited."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Self
 
@@ -27,7 +27,9 @@ class FlowRuntime:
         self.api = api
         self._exits = exits
         self._pools: dict[str, SlotPool] = {}
-        self._rates: dict[str, RateLimiter] = {}
+        # Per rate resource and the pool whose slots its tokens come with (None: tokens alone).
+        self._rates: dict[tuple[str, str | None], RateLimiter] = {}
+        self._rate_resources: set[str] = set()
 
     @classmethod
     @contextmanager
@@ -45,7 +47,7 @@ class FlowRuntime:
             for resource in concurrency:
                 runtime._add_pool(resource, SlotPolicy())
             for resource in rates:
-                runtime._add_rate(resource, RatePolicy())
+                runtime._check_rate(resource)
             yield runtime
 
     def limit_name(self, resource: str) -> str:
@@ -54,8 +56,18 @@ class FlowRuntime:
     def slots(self, resource: str) -> SlotPool:
         return self._pools[resource]
 
-    def rate(self, resource: str) -> RateLimiter:
-        return self._rates[resource]
+    def rate(self, resource: str, concurrency: str | None = None) -> RateLimiter:
+        """The run's limiter of a rate resource; with `concurrency`, each token comes with a slot of that
+        pool."""
+        if resource not in self._rate_resources:
+            raise KeyError(resource)
+        key = (resource, concurrency)
+        if key not in self._rates:
+            slots = None if concurrency is None else self.slots(concurrency)
+            limiter = RateLimiter(self.limit_name(resource), self.api, RatePolicy(), slots)
+            self._exits.callback(limiter.close)  # before its pool closes: its slots go back first
+            self._rates[key] = limiter
+        return self._rates[key]
 
     def http_service(
         self,
@@ -66,19 +78,22 @@ class FlowRuntime:
         rate: str | None = None,
         breaker: CircuitBreaker | None = None,
         retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> GuardedHttpService:
         service = GuardedHttpService(
             name,
             base_url,
             slots=self.slots(concurrency),
-            rate=None if rate is None else self.rate(rate),
+            rate=None if rate is None else self.rate(rate, concurrency),
             breaker=breaker or CircuitBreaker(name),
             retry=retry or RetryPolicy(),
             timeout_seconds=self.settings.timeout_seconds,
             max_connections=max(16, self.settings.max_concurrent_tasks),
+            headers=headers,
         )
         self._exits.callback(service.close)
-        self.slots(concurrency).warm(self.settings.max_concurrent_tasks)  # its calls are about to start
+        if rate is None:  # paced calls take their slots with their tokens, as many as the rate lets through
+            self.slots(concurrency).warm(self.settings.max_concurrent_tasks)  # its calls are about to start
         return service
 
     def _add_pool(self, resource: str, policy: SlotPolicy) -> None:
@@ -88,13 +103,11 @@ class FlowRuntime:
         self._exits.callback(pool.close)
         self._pools[resource] = pool
 
-    def _add_rate(self, resource: str, policy: RatePolicy) -> None:
+    def _check_rate(self, resource: str) -> None:
         name = self.limit_name(resource)
-        if self.api.read(name).slot_decay_per_second <= 0:
+        if self.api.read(name).slot_decay_per_second <= 0:  # MissingConcurrencyLimitError, or not a rate
             raise NotARateLimitError(name)
-        limiter = RateLimiter(name, self.api, policy)
-        self._exits.callback(limiter.close)
-        self._rates[resource] = limiter
+        self._rate_resources.add(resource)
 
 
 def _flow_run_holder() -> ConcurrencyLeaseHolder | None:

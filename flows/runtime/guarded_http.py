@@ -2,6 +2,7 @@
 a circuit breaker, retries with backoff that honour Retry-After, and one deadline for the whole call."""
 
 import time
+from collections.abc import Mapping
 from typing import Any
 from uuid import uuid4
 
@@ -27,7 +28,10 @@ class GuardedHttpService:
         retry: RetryPolicy,
         timeout_seconds: float,
         max_connections: int = 64,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        if rate is not None and rate.slots is not slots:
+            raise ValueError(f"{name}: its rate limiter must take the slots of its own pool, {slots.name!r}")
         self.name = name
         self._slots = slots
         self._rate = rate
@@ -35,7 +39,7 @@ class GuardedHttpService:
         self._retry = retry
         self._timeout_seconds = timeout_seconds
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._http = httpx.Client(base_url=base_url, limits=limits)
+        self._http = httpx.Client(base_url=base_url, limits=limits, headers=headers)
 
     def request(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
@@ -88,9 +92,10 @@ class GuardedHttpService:
         headers: dict[str, str],
         deadline: Deadline,
     ) -> httpx.Response:
-        with self._slots.slot(deadline):
-            if self._rate is not None:
-                self._rate.wait_for_token(deadline)
+        # With a rate, a task waits for its token holding no slot (a queue for the rate keeps no slot from
+        # anyone); the token comes with a slot of this service's pool, taken for it when the token was.
+        guard = self._slots.slot(deadline) if self._rate is None else self._rate.wait_for_token(deadline)
+        with guard:
             timeout = max(0.001, deadline.remaining())
             return self._http.request(
                 method, path, params=params, json=json, headers=headers, timeout=timeout

@@ -14,6 +14,11 @@ that error instead of leaving them to time out.
 Tokens are spent at once or thrown away (and asked for again): a token used late could bunch calls beyond
 the bucket. A little of the bucket is left unused as headroom for the jitter between the server's clock and
 the call's arrival.
+
+Calls limited by a rate are usually limited by a concurrency limit too. Their tasks wait for the rate holding
+no slot, so that a queue for the rate keeps no slot from the other flow runs; given the pool of that limit,
+the manager takes a slot of it for each token right before taking the token (never more tokens than it got
+slots: a token waiting for a slot would go stale), and hands the two out together.
 """
 
 import logging
@@ -22,12 +27,14 @@ import random
 import threading
 import time
 from collections import deque
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import NotARateLimitError, RuntimeConfigurationError, SlotWaitTimeout
 from flows.runtime.limits_api import LimitsApi, LimitState, ServerBusy
+from flows.runtime.slot_pool import SlotPool
 
 logger = logging.getLogger(__name__)
 
@@ -45,24 +52,39 @@ class RatePolicy:
     idle_check_seconds: float = 0.5  # a manager with nobody to serve looks again this often, woken or not
     write_margin_seconds: tuple[float, float] = (0.002, 0.008)  # land this long after a slot drained
     retry_seconds: float = 0.05
+    slot_wait_seconds: float = 2.0  # how long the manager waits for slots before it looks at the limit again
+
+
+@dataclass(frozen=True)
+class _Grant:
+    granted_at: float  # time.monotonic()
+    slot: AbstractContextManager[None]  # the slot the call is made in (a no-op without a slot pool)
 
 
 class RateLimiter:
-    def __init__(self, name: str, api: LimitsApi, policy: RatePolicy) -> None:
+    def __init__(self, name: str, api: LimitsApi, policy: RatePolicy, slots: SlotPool | None = None) -> None:
         self.name = name
         self._api = api
         self._policy = policy
+        self._slots = slots
         self._lock = threading.Lock()
         self._token_ready = threading.Condition(self._lock)
         self._manager_wakeup = threading.Condition(self._lock)
-        self._grants: deque[float] = deque()  # monotonic time each unspent token was granted
+        self._grants: deque[_Grant] = deque()  # unspent tokens, oldest first
         self._waiting = 0
         self._closing = False
         self._failure: RuntimeConfigurationError | None = None
         self._manager = threading.Thread(target=self._manage, name=f"rate:{name}", daemon=True)
         self._manager.start()
 
-    def wait_for_token(self, deadline: Deadline) -> None:
+    @property
+    def slots(self) -> SlotPool | None:
+        """The pool each token comes with a slot of: the calls this limiter paces are guarded by it too."""
+        return self._slots
+
+    def wait_for_token(self, deadline: Deadline) -> AbstractContextManager[None]:
+        """Wait for a token, holding no slot. With a slot pool, the token comes with a slot of it, taken when
+        the token was: make the call at once, inside the returned context, which gives the slot back."""
         with self._lock:
             self._waiting += 1
             self._manager_wakeup.notify()
@@ -71,8 +93,7 @@ class RateLimiter:
                     if self._drop_stale_tokens(time.monotonic()):
                         self._manager_wakeup.notify()  # this task woke too late for it: ask for another
                     if self._grants:
-                        self._grants.popleft()
-                        return
+                        return self._grants.popleft().slot
                     if self._failure is not None:
                         raise self._failure
                     if self._closing:
@@ -89,11 +110,14 @@ class RateLimiter:
             self._manager_wakeup.notify()
             self._token_ready.notify_all()
         self._manager.join(5)
+        with self._lock:
+            _give_back([grant.slot for grant in self._grants])
+            self._grants.clear()
 
     def _drop_stale_tokens(self, now: float) -> int:
         dropped = 0
-        while self._grants and now - self._grants[0] > self._policy.max_token_age_seconds:
-            self._grants.popleft()
+        while self._grants and now - self._grants[0].granted_at > self._policy.max_token_age_seconds:
+            _give_back([self._grants.popleft().slot])
             dropped += 1
         return dropped
 
@@ -145,17 +169,32 @@ class RateLimiter:
                 count = min(max(block, room), self._unserved())
             if count <= 0:
                 return
+            # Tokens only for calls that have a slot: one without would go stale, wasted, waiting for it.
+            slots = self._slots_for(count)
+            if not slots:
+                return  # the slots, not the rate, hold these calls back: read again later
             try:
-                taken = self._api.take_rate_tokens(self.name, count)
+                taken = self._api.take_rate_tokens(self.name, len(slots))
             except ServerBusy:
+                _give_back(slots)
                 write_at = _next_whole_slot(state, datetime.now(UTC))  # it wrote nothing: try again then
                 continue
-            if taken:
-                with self._lock:
-                    now = time.monotonic()
-                    self._grants.extend([now] * count)
-                    self._token_ready.notify(count)
-            return  # taken, or someone else took the room: read again
+            except BaseException:
+                _give_back(slots)
+                raise
+            if not taken:
+                _give_back(slots)
+                return  # someone else took the room: read again
+            with self._lock:
+                now = time.monotonic()
+                self._grants.extend(_Grant(now, slot) for slot in slots)
+                self._token_ready.notify(len(slots))
+            return
+
+    def _slots_for(self, count: int) -> list[AbstractContextManager[None]]:
+        if self._slots is None:
+            return [nullcontext() for _ in range(count)]
+        return self._slots.take_up_to(count, time.monotonic() + self._policy.slot_wait_seconds)
 
     def _sleep_until(self, when: datetime) -> None:
         margin = random.uniform(*self._policy.write_margin_seconds)
@@ -166,6 +205,12 @@ class RateLimiter:
         with self._lock:
             while not self._closing and (remaining := wake_at - time.monotonic()) > 0:
                 self._manager_wakeup.wait(remaining)
+
+
+def _give_back(slots: list[AbstractContextManager[None]]) -> None:
+    for slot in slots:
+        with slot:
+            pass
 
 
 def _occupied(state: LimitState, read_at: datetime, at: datetime) -> int:

@@ -5,10 +5,12 @@ count; every slot in use belongs to a live lease, so the server's count is never
 uses and the limit holds across flow runs and workers by construction. A manager thread talks to the
 server, never a task:
 
-- grow: while tasks wait, lease one block of what they need and the server has free, at most half the
-  limit, and pause `pace_seconds` before the next block, so that flow runs starting together split the
-  limit instead of the first one taking it all. Blocks, because on Prefect's SQLite server most writes under
-  load fail with "database is locked" and have to be retried: one success should bring many slots;
+- grow: while tasks wait, lease one block of what they need and the server has free, at most half of what
+  is free (whoever else waits finds the other half), and pause `pace_seconds` before the next block. Blocks,
+  because on Prefect's SQLite server most writes under load fail with "database is locked" and have to be
+  retried: one success should bring many slots. When other flow runs hold slots of the limit too, blocks are
+  of one slot, so that slots go round the flow runs one by one; and a pool that holds slots already takes
+  free ones only once they have stayed free for `leftover_seconds`: those holding none had their chance;
 - warm: a pool told how many tasks are about to come (`warm`) leases its first block before they ask, and
   keeps it unused for up to `warm_grace_seconds`: a flow run's own task submissions flood Prefect's server
   with writes, so the slots are best asked for before them;
@@ -16,11 +18,15 @@ server, never a task:
   into the fullest blocks, so when demand falls whole blocks fall idle;
 - rotate: while the limit is full, a block held longer than its tenure stops taking tasks and goes back as
   soon as its slots do, and this pool waits `courtesy_seconds` before asking again, so that flow runs waiting
-  on the full limit get their turn. The server offers no way to see who waits (a denied request leaves no
-  trace), so the pool learns it from the rotations: if nobody took the slots it gave back, the tenure
-  doubles (up to `max_tenure_seconds`); if somebody did, it returns to `tenure_seconds`. A pool holding no
-  more than half the limit keeps its blocks for `max_tenure_seconds`: two flow runs settle at half each,
-  and a third still gets its turn.
+  on the full limit get their turn; a pool holding n blocks gives each back after 1/n of the tenure, so that
+  what a flow run holds over time does not grow with the blocks it got hold of. The server offers no way to
+  see who waits (a denied request leaves no trace), so the pool learns it from the rotations: if nobody took
+  the slots it gave back and nobody else holds any, the tenure doubles (up to `max_tenure_seconds`); if
+  somebody took them, it returns to `tenure_seconds`;
+- ask: slots given back go to whoever asks first, so a pool that has gone without slots asks more often the
+  longer it has (from every `slow_poll_seconds` to every `fast_poll_seconds` after `starved_seconds`), and
+  one holding slots, or that just did, asks least often: the flow run that has waited longest most likely
+  gets the next slot, and six flow runs on one limit each get their turn within seconds.
 - renew: leases are renewed every `renew_every_seconds`, before anything else the manager does; a failed
   renewal is retried after `renew_retry_seconds`. A block whose lease may run out within `renew_every_seconds`
   (its renewals kept failing) hands out no more slots: the server may give them to someone else once the lease
@@ -37,7 +43,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -56,12 +62,18 @@ class SlotPolicy:
     linger_seconds: float = 0.1
     warm_grace_seconds: float = 1.0
     pace_seconds: float = 0.2
-    tenure_seconds: float = 2.0  # jittered x0.5-1.5 per block, so blocks come back one by one
+    tenure_seconds: float = 2.0  # jittered x0.75-1.25 per block, so blocks come back one by one
     max_tenure_seconds: float = 20.0
     courtesy_seconds: float = 0.3
     watch_every_seconds: float = 0.5  # how often a pool holding slots re-reads whether the limit is full
-    first_poll_seconds: float = 0.02  # how soon a pool with waiting tasks asks again, backing off to...
-    max_poll_seconds: float = 0.2
+    # How soon a pool with waiting tasks asks again after a denial: one holding slots (or that just held
+    # some) after `slow_poll_seconds`, one that has gone without for `starved_seconds` after
+    # `fast_poll_seconds`, in between in proportion. A pool holding slots takes free ones only once they
+    # have stayed free for `leftover_seconds`.
+    slow_poll_seconds: float = 0.5
+    fast_poll_seconds: float = 0.1
+    starved_seconds: float = 3.0
+    leftover_seconds: float = 0.5
 
 
 @dataclass(eq=False)
@@ -102,12 +114,13 @@ class SlotPool:
         self._waiting = 0
         self._warming = 0  # slots expected soon, asked for before tasks wait
         self._limit_full = False  # as of the last read
-        self._half_limit = 1
         self._tenure = policy.tenure_seconds
         self._rotated_slots = 0  # given back by the last rotation, not yet seen taken or not
         self._next_lease = 0.0  # pacing and courtesy
         self._next_read = 0.0
-        self._poll_delay = policy.first_poll_seconds
+        # When this pool last held a block; a new pool counts as having gone without for long.
+        self._last_held = time.monotonic() - policy.starved_seconds
+        self._free_since: float | None = None  # free slots a pool holding some is waiting to see left over
         self._closing = False
         self._failure: RuntimeConfigurationError | None = None
         self._manager = threading.Thread(target=self._manage, name=f"slots:{name}", daemon=True)
@@ -115,11 +128,25 @@ class SlotPool:
 
     @contextmanager
     def slot(self, deadline: Deadline) -> Iterator[None]:
-        block = self._take(deadline)
-        try:
+        block = self._take(deadline.expires_at)
+        if block is None:
+            raise SlotWaitTimeout(self.name, deadline.seconds)
+        with self._held(block):
             yield
-        finally:
-            self._give_back(block)
+
+    def take_up_to(self, count: int, until: float) -> list[AbstractContextManager[None]]:
+        """Up to `count` slots, each given back when its context exits: those free once one is (the pool
+        leases for all `count` meanwhile), or none if none came before `until` (time.monotonic())."""
+        first = self._take(until, wanted=count)
+        if first is None:
+            return []
+        blocks = [first]
+        with self._lock:
+            while len(blocks) < count and (block := self._block_with_room()) is not None:
+                block.in_use += 1
+                block.used = True
+                blocks.append(block)
+        return [self._held(block) for block in blocks]
 
     def warm(self, expected_tasks: int) -> None:
         """Lease a first block for tasks about to come, without waiting for them to ask."""
@@ -140,24 +167,34 @@ class SlotPool:
 
     # Task side: local only, microseconds.
 
-    def _take(self, deadline: Deadline) -> _Block:
+    def _take(self, until: float, wanted: int = 1) -> _Block | None:
         with self._lock:
             self._raise_if_closed()
             block = self._block_with_room()
             if block is None:
-                self._waiting += 1
+                if self._waiting == 0:  # demand starts: ask soon, not when the last watch planned to look
+                    now = time.monotonic()
+                    self._next_read = min(self._next_read, now + self._poll_delay(now))
+                self._waiting += wanted
                 self._manager_wakeup.notify()
                 try:
                     while (block := self._block_with_room()) is None:
                         self._raise_if_closed()
-                        if deadline.expired():
-                            raise SlotWaitTimeout(self.name, deadline.seconds)
-                        self._slot_free.wait(deadline.remaining())
+                        if (remaining := until - time.monotonic()) <= 0:
+                            return None
+                        self._slot_free.wait(remaining)
                 finally:
-                    self._waiting -= 1
+                    self._waiting -= wanted
             block.in_use += 1
             block.used = True
             return block
+
+    @contextmanager
+    def _held(self, block: _Block) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            self._give_back(block)
 
     def _raise_if_closed(self) -> None:
         if self._failure is not None:
@@ -183,7 +220,7 @@ class SlotPool:
                 return
             if block.in_use == 0:
                 block.idle_since = now
-            if self._limit_full and now - block.acquired_at >= self._tenure_now() * block.tenure_factor:
+            if self._limit_full and now - block.acquired_at >= self._tenure_of(block):
                 block.retiring = True
             if block.retiring:
                 if block.in_use == 0:
@@ -282,14 +319,13 @@ class SlotPool:
         now = time.monotonic()
         with self._lock:
             self._limit_full = state.active and state.free_slots <= 0
-            self._half_limit = math.ceil(state.limit / 2)
+            held = sum(b.size for b in self._blocks) + sum(b.size for b in self._to_release)
+            shared = state.active_slots > held  # other flow runs hold slots of this limit too
             if self._rotated_slots and now >= self._next_lease:
-                taken = state.free_slots < self._rotated_slots
-                self._tenure = (
-                    self._policy.tenure_seconds
-                    if taken
-                    else min(2 * self._tenure, self._policy.max_tenure_seconds)
-                )
+                if state.free_slots < self._rotated_slots:  # somebody took them: keep them going round
+                    self._tenure = self._policy.tenure_seconds
+                elif not shared:  # nobody else holds any, let alone waits: rotate less often
+                    self._tenure = min(2 * self._tenure, self._policy.max_tenure_seconds)
                 self._rotated_slots = 0
             unserved = self._unserved()
             if unserved <= 0 or self._closing:
@@ -298,8 +334,20 @@ class SlotPool:
             if now < self._next_lease:
                 self._next_read = self._next_lease
                 return
+            if shared and held and state.free_slots > 0:
+                # A flow run holding slots of a shared limit takes more only once they have stayed free
+                # for a while: those that hold none have had their chance at them first.
+                if self._free_since is None:
+                    self._free_since = now
+                if now - self._free_since < self._policy.leftover_seconds:
+                    self._next_read = self._free_since + self._policy.leftover_seconds
+                    return
+            self._free_since = None
         # An inactive limit counts nothing (Prefect lets everything through), so it has no free count either.
-        size = min(unserved, state.free_slots, self._half_limit) if state.active else unserved
+        # Half of what is free at most, so that whoever else waits finds the other half; one at a time when
+        # the limit is shared, so that slots go round the flow runs one by one.
+        share = 1 if shared else math.ceil(state.free_slots / 2)
+        size = min(unserved, state.free_slots, share) if state.active else unserved
         sent_at = time.monotonic()
         lease_id = self._api.lease_slots(self.name, size, self._policy.lease_seconds) if size > 0 else None
         with self._lock:
@@ -307,7 +355,6 @@ class SlotPool:
             if lease_id is not None:
                 self._add(lease_id, size, sent_at)
                 leased_at = time.monotonic()
-                self._poll_delay = self._policy.first_poll_seconds
                 self._next_read = self._next_lease = leased_at + self._policy.pace_seconds
             else:
                 self._back_off(now)
@@ -316,6 +363,7 @@ class SlotPool:
     def _retire(self, block: _Block, now: float, *, rotation: bool) -> None:
         block.retiring = True
         self._blocks.remove(block)
+        self._last_held = now
         self._to_release.append(block)
         if rotation:
             self._next_lease = max(self._next_lease, now + self._policy.courtesy_seconds)
@@ -329,7 +377,7 @@ class SlotPool:
             acquired_at=sent_at,
             renewed_at=sent_at,
             renew_due=sent_at + self._policy.renew_every_seconds,
-            tenure_factor=random.uniform(0.5, 1.5),
+            tenure_factor=random.uniform(0.75, 1.25),
             idle_since=sent_at,
         )
         self._blocks.append(block)
@@ -343,9 +391,11 @@ class SlotPool:
             block.retiring = True
         self._slot_free.notify_all()
 
-    def _tenure_now(self) -> float:
-        held = sum(b.size for b in self._blocks if not b.retiring)
-        return self._tenure if held > self._half_limit else self._policy.max_tenure_seconds
+    def _tenure_of(self, block: _Block) -> float:
+        """A pool holding several blocks of a full limit gives them back sooner, each in proportion: what a
+        flow run holds over time does not grow with how many blocks it got hold of."""
+        held = sum(1 for b in self._blocks if not b.retiring)
+        return self._tenure * block.tenure_factor / max(1, held)
 
     def _idle_until(self, block: _Block) -> float:
         grace = self._policy.linger_seconds if block.used else self._policy.warm_grace_seconds
@@ -358,5 +408,13 @@ class SlotPool:
         )
 
     def _back_off(self, now: float) -> None:
-        self._next_read = now + self._poll_delay * random.uniform(0.8, 1.2)
-        self._poll_delay = min(self._poll_delay * 1.5, self._policy.max_poll_seconds)
+        self._next_read = now + self._poll_delay(now)
+
+    def _poll_delay(self, now: float) -> float:
+        """Slots given back go to whoever asks first: the longer a pool has gone without slots, the more
+        often it asks, so that they go, most likely, to the flow run that has waited longest."""
+        if self._blocks:
+            self._last_held = now
+        starved = min(1.0, (now - self._last_held) / self._policy.starved_seconds)
+        slow, fast = self._policy.slow_poll_seconds, self._policy.fast_poll_seconds
+        return (slow - starved * (slow - fast)) * random.uniform(0.8, 1.2)

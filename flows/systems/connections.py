@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from prefect.context import FlowRunContext
 
+from flows.erp_api import CALLER_HEADER
 from flows.runtime import FlowRuntime, RunSettings
 from flows.systems.endpoints import database_url, erp_api_url
 from flows.systems.erp import ErpApi
@@ -32,7 +33,11 @@ _current: ContextVar[RpaSystems | None] = ContextVar("rpa_systems", default=None
 def open_systems(settings: RunSettings) -> Iterator[RpaSystems]:
     run_id = _run_id()
     with FlowRuntime.open(settings, concurrency=[ERP_API, DB_WRITE], rates=[ERP_API_RATE]) as runtime:
-        erp = ErpApi(runtime.http_service("erp", erp_api_url(), concurrency=ERP_API, rate=ERP_API_RATE))
+        erp = ErpApi(
+            runtime.http_service(
+                "erp", erp_api_url(), concurrency=ERP_API, rate=ERP_API_RATE, headers={CALLER_HEADER: run_id}
+            )
+        )
         results = ResultsDatabase(database_url(), runtime.slots(DB_WRITE), settings.timeout_seconds, run_id)
         try:
             results.create_tables()

@@ -6,13 +6,21 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, VariableCreate, VariableUpdate
-from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterStartTime
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterStartTime,
+    TaskRunFilter,
+    TaskRunFilterName,
+    TaskRunFilterStartTime,
+)
+from prefect.client.schemas.objects import FlowRun, TaskRun
 
 from flows.runtime import RunSettings
 from flows.systems.endpoints import DATABASE_URL_ENV, ERP_API_URL_ENV
@@ -103,6 +111,18 @@ def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, s
     """Wait for a flow-run process; its exit code and everything it printed."""
     stdout, stderr = process.communicate(timeout=timeout)
     return process.returncode, stdout + stderr
+
+
+def task_runs_started(task_name: str, since: float) -> list[TaskRun]:
+    """Task runs of that name that started running after `since` (time.time()), as the server recorded them:
+    task states reach it as events, a moment after the fact."""
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            task_run_filter=TaskRunFilter(
+                name=TaskRunFilterName(like_=task_name),
+                start_time=TaskRunFilterStartTime(after_=datetime.fromtimestamp(since, UTC)),
+            )
+        )
 
 
 def flow_runs_since(flow_name: str, since: datetime) -> list[FlowRun]:
