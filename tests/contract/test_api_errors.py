@@ -1,5 +1,6 @@
 """An unreachable Prefect API, refused credentials and a server error reach the engine, through the real
-provider process, as one line: the API's URL with its credentials masked, what happened, what to do."""
+provider process, as one line: the API's URL with its credentials masked, what happened, what to do. The
+program's check of the API before it declares anything words them the same way."""
 
 import tempfile
 import uuid
@@ -7,14 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pulumi
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from infra import config_keys
+from infra.api_preflight import require_api
 from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimitProvider
 from infra.prefect_resources.variable import VariableProvider
+from infra.settings import StackSettings
+from infra.stack_config import parse_stack_settings
 from tests.support.prefect_server import PrefectServer, free_port
 from tests.support.provider_protocol import DynamicProviderProcess, ProviderError, secret
+from tests.unit.test_settings import valid
 
 SECRET = f"pw-{uuid.uuid4().hex}"
 URL_KEY = config_keys.qualified(config_keys.API_URL)
@@ -119,3 +125,29 @@ def test_a_server_error(provider: DynamicProviderProcess, auth_server: PrefectSe
     assert message.endswith(
         f"while reading global concurrency limit '{name}': see the server's log, then run this again"
     )
+
+
+def stack_settings(api_url: str, auth_string: str | None = None) -> StackSettings:
+    raw = {**valid(), "prefectApiUrl": api_url}
+    if auth_string:
+        raw["prefectAuthString"] = auth_string
+    return parse_stack_settings("prod", "Pulumi.prod.yaml", raw)
+
+
+@pytest.mark.parametrize(
+    ("auth_string", "path", "expected"),
+    [
+        (None, "/api", "refused the stack's credentials (HTTP 401"),
+        (f"admin:{SECRET}", "", "answered HTTP 404"),
+    ],
+)
+def test_the_program_checks_the_api_before_declaring_anything(
+    auth_server: PrefectServer, auth_string: str | None, path: str, expected: str
+) -> None:
+    api_url = auth_server.api_url.removesuffix("/api") + path
+    with pytest.raises(pulumi.RunError) as raised:
+        require_api(stack_settings(api_url, auth_string))
+    message = str(raised.value)
+    assert message.startswith("Pulumi.prod.yaml: ") and api_url in message and expected in message
+    assert "\n" not in message and SECRET not in message
+    require_api(stack_settings(auth_server.api_url, f"admin:{SECRET}"))
