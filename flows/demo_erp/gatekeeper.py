@@ -48,6 +48,8 @@ class Gatekeeper:
         stats = self.stats
         stats.arrivals += 1
         stats.first_arrival = stats.first_arrival or now
+        if stats.last_arrival is not None:
+            stats.longest_pause_seconds = max(stats.longest_pause_seconds, now - stats.last_arrival)
         stats.last_arrival = now
         if caller is not None and caller not in stats.callers:
             stats.callers[caller] = CallerStats(first_arrival=now)

@@ -25,6 +25,8 @@ class ErpStats(BaseModel):
     first_arrival: float | None = None
     last_arrival: float | None = None
     last_completion: float | None = None
+    # The longest time between two arrivals: how long the callers paused, e.g. while their server was down.
+    longest_pause_seconds: float = 0.0
     # Seconds of requests in flight, summed over requests: divided by a span of time, the mean in flight.
     request_seconds: float = 0.0
     callers: dict[str, CallerStats] = {}

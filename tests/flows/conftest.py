@@ -1,14 +1,18 @@
-"""Fixtures for flow and runtime tests: a real demo ERP per test, and a fresh stack on the session's real
-Prefect server (its limits named `<stack>-<resource>`, created with the Prefect client like the stack does)."""
+"""Fixtures for flow and runtime tests: a real demo ERP per test, a fresh stack on the session's real
+Prefect server (its limits named `<stack>-<resource>`, created with the Prefect client like the stack does),
+and, for tests that kill and restart it, a Prefect server of the test's own."""
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.demo_erp.admin import DemoErpAdmin
 from flows.demo_erp.launcher import DemoErpProcess
+from local_prefect_server.server_settings import FILESYSTEM_LEASES
 from tests.flows.stack import StackUnderTest
 from tests.support.prefect_server import PrefectServer, free_port
 
@@ -25,12 +29,44 @@ def demo_erp() -> Iterator[tuple[DemoErpAdmin, str]]:
 
 
 @pytest.fixture
-def new_stack(prefect_server: PrefectServer, tmp_path: Path) -> Callable[..., StackUnderTest]:
-    """`new_stack(erp_api=3, erp_api_rate=(limit, per_second), db_write=1)`: a stack with those limits."""
+def new_stack(prefect_server: PrefectServer, tmp_path: Path) -> Iterator[Callable[..., StackUnderTest]]:
+    """`new_stack(erp_api=3, erp_api_rate=(limit, per_second), db_write=1)`: a stack with those limits. Its
+    flow runs still running when the test ends are killed."""
+    stacks: list[StackUnderTest] = []
 
     def create(**limits: int | tuple[int, float] | None) -> StackUnderTest:
         stack = StackUnderTest(name=f"t{uuid.uuid4().hex[:8]}", database_path=tmp_path / "results.db")
         stack.create_limits(**limits)
+        stacks.append(stack)
         return stack
 
-    return create
+    yield create
+    for stack in stacks:
+        stack.kill_flow_runs()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., PrefectServer]]:
+    """`own_server(lease_storage=...)`: a Prefect server for this test alone, started; this process's clients
+    and the flow runs the test starts talk to it instead of the session's server."""
+    servers: list[PrefectServer] = []
+    with ExitStack() as pointed:
+
+        def start(lease_storage: str = FILESYSTEM_LEASES) -> PrefectServer:
+            server = PrefectServer(
+                home=tmp_path / "own-home",
+                port=free_port(),
+                log_path=tmp_path / "own-server.log",
+                lease_storage=lease_storage,
+            )
+            servers.append(server)
+            server.start()
+            monkeypatch.setenv("PREFECT_API_URL", server.api_url)
+            pointed.enter_context(temporary_settings(updates={PREFECT_API_URL: server.api_url}))
+            return server
+
+        try:
+            yield start
+        finally:
+            for server in servers:
+                server.stop()

@@ -5,10 +5,11 @@ import os
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, VariableCreate, VariableUpdate
 from prefect.client.schemas.filters import (
@@ -33,6 +34,7 @@ ENVIRONMENT = "development"
 class StackUnderTest:
     name: str
     database_path: Path
+    flow_runs: list[subprocess.Popen[str]] = field(default_factory=list)  # killed at the test's end if alive
 
     @property
     def database_url(self) -> str:
@@ -85,15 +87,23 @@ class StackUnderTest:
     def start_flow_run(
         self, flow: str, erp_url: str, *args: str, database_url: str | None = None
     ) -> subprocess.Popen[str]:
-        """`python -m flows.<flow> ARGS` against the session's Prefect server: one flow run, one process.
+        """`python -m flows.<flow> ARGS` against the test's Prefect server: one flow run, one process.
         The results database is the stack's SQLite file unless `database_url` says otherwise."""
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", f"flows.{flow}", *args],
             env=self.flow_environment(erp_url, database_url),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.flow_runs.append(process)
+        return process
+
+    def kill_flow_runs(self) -> None:
+        for process in self.flow_runs:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
 
 
 def set_flow_variables(flow: str, max_concurrent_tasks: int, timeout_seconds: float) -> None:
@@ -108,8 +118,16 @@ def set_flow_variables(flow: str, max_concurrent_tasks: int, timeout_seconds: fl
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:
-    """Wait for a flow-run process; its exit code and everything it printed."""
-    stdout, stderr = process.communicate(timeout=timeout)
+    """Wait for a flow-run process; its exit code and everything it printed. One still running after
+    `timeout` is killed, and the test fails with its output."""
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        pytest.fail(
+            f"flow run {process.args} did not finish within {timeout:g} s; it printed:\n{stdout}{stderr}"
+        )
     return process.returncode, stdout + stderr
 
 

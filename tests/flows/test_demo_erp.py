@@ -1,9 +1,12 @@
 """The demo ERP's own protection and bookkeeping: what it refuses, what it answers and what it reports."""
 
+import time
+
 import httpx
 
 from flows.demo_erp.behaviour import ErpBehaviour
 from flows.demo_erp.gatekeeper import Gatekeeper
+from flows.demo_erp.meters import ConcurrencyGauge
 
 
 def test_beyond_its_concurrency_it_answers_429_with_retry_after():
@@ -27,6 +30,26 @@ def test_beyond_its_rate_it_answers_429_and_spots_early_retries():
     assert gatekeeper.stats.rejected_for_rate == 2
     assert gatekeeper.stats.early_retries == 1
     assert gatekeeper.stats.highest_arrivals_per_second == 4
+
+
+def test_it_meters_the_calls_in_flight_each_caller_and_the_longest_pause():
+    gauge = ConcurrencyGauge()
+    gauge.enter(10.0)
+    gauge.enter(10.5)
+    gauge.leave(11.0)
+    gauge.leave(12.0)
+    assert gauge.request_seconds == 2.5  # 1 s and 1.5 s in flight
+
+    gatekeeper = Gatekeeper(ErpBehaviour())
+    assert gatekeeper.admit("a", "run-1") is None
+    gatekeeper.finish("run-1")
+    time.sleep(0.2)
+    assert gatekeeper.admit("b", "run-2") is None
+    gatekeeper.finish("run-2")
+    stats = gatekeeper.stats
+    assert {caller: stats.callers[caller].accepted for caller in stats.callers} == {"run-1": 1, "run-2": 1}
+    assert stats.callers["run-1"].last_completion <= stats.callers["run-2"].first_arrival
+    assert stats.longest_pause_seconds >= 0.2
 
 
 def test_business_endpoints_answer_the_same_data_every_time(demo_erp):
