@@ -64,7 +64,9 @@ def with_dev_workers(project: PulumiProject, **changes: Any) -> StackSettings:
     """The copy's dev stack (its server, no workers) with the shipped dev stack's workers back, changed."""
     settings = from_stack_file(project.stack_file("dev"))
     shipped = from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml").platform.workers
-    platform = settings.platform.model_copy(update={"workers": [w.model_copy(update=changes) for w in shipped]})
+    platform = settings.platform.model_copy(
+        update={"workers": [w.model_copy(update=changes) for w in shipped]}
+    )
     return StackSettings(
         stack="dev", source=settings.source, config=settings.config.model_copy(update={"platform": platform})
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from local_prefect_server.server_settings import FILESYSTEM_LEASES, server_settings
-from local_prefect_server.server_settings import OFFLINE as OFFLINE_ENV
+from local_prefect_server.server_settings import OFFLINE as OFFLINE_ENV  # noqa: F401 (re-exported for the tests)
 
 
 def free_port() -> int:
