@@ -32,8 +32,8 @@ class NotARateLimitError(RuntimeConfigurationError):
 
 
 class SlotWaitTimeout(TimeoutError):
-    def __init__(self, resource: str, seconds: float) -> None:
-        super().__init__(f"no slot of {resource!r} within {seconds:g} s")
+    def __init__(self, resource: str, seconds: float, why: str | None = None) -> None:
+        super().__init__(f"no slot of {resource!r} within {seconds:g} s" + (f"; {why}" if why else ""))
         self.resource = resource
 
 

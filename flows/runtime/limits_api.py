@@ -69,11 +69,21 @@ class LimitsApi:
         self._holder = holder
         self._calls = 0
         self._calls_lock = threading.Lock()
+        self._lease_storage: str | None = None
 
     @property
     def calls(self) -> int:
         """Requests sent so far, retries included: what the runtime costs the Prefect server."""
         return self._calls
+
+    def lease_storage(self) -> str | None:
+        """Where the server keeps its concurrency leases (a module name), or None when it does not say."""
+        if self._lease_storage is None:
+            response = self._send("GET", "/admin/settings", expected={200, 401, 403, 404})
+            if response.status_code == 200:
+                settings = response.json()
+                self._lease_storage = settings.get("server", {}).get("concurrency", {}).get("lease_storage")
+        return self._lease_storage
 
     def read(self, name: str) -> LimitState:
         response = self._send("GET", f"/v2/concurrency_limits/{name}", expected={200, 404})

@@ -72,6 +72,7 @@ class RateLimiter:
         self._manager_wakeup = threading.Condition(self._lock)
         self._grants: deque[_Grant] = deque()  # unspent tokens, oldest first
         self._waiting = 0
+        self._short_of_slots = False  # the manager's last request for slots got fewer than it asked for
         self._closing = False
         self._failure: RuntimeConfigurationError | None = None
         self._manager = threading.Thread(target=self._manage, name=f"rate:{name}", daemon=True)
@@ -89,7 +90,7 @@ class RateLimiter:
             self._waiting += 1
             self._manager_wakeup.notify()
             try:
-                while True:
+                while not deadline.expired():
                     if self._drop_stale_tokens(time.monotonic()):
                         self._manager_wakeup.notify()  # this task woke too late for it: ask for another
                     if self._grants:
@@ -98,11 +99,13 @@ class RateLimiter:
                         raise self._failure
                     if self._closing:
                         raise RuntimeError(f"rate limiter {self.name!r} is closed")
-                    if deadline.expired():
-                        raise SlotWaitTimeout(self.name, deadline.seconds)
                     self._token_ready.wait(deadline.remaining())
+                short_of_slots = self._slots is not None and self._short_of_slots
             finally:
                 self._waiting -= 1
+        if self._slots is not None and short_of_slots:  # the slots held it back, not the rate
+            raise SlotWaitTimeout(self._slots.name, deadline.seconds, self._slots.why_no_slot(deadline))
+        raise SlotWaitTimeout(self.name, deadline.seconds)
 
     def close(self) -> None:
         with self._lock:
@@ -194,7 +197,10 @@ class RateLimiter:
     def _slots_for(self, count: int) -> list[AbstractContextManager[None]]:
         if self._slots is None:
             return [nullcontext() for _ in range(count)]
-        return self._slots.take_up_to(count, time.monotonic() + self._policy.slot_wait_seconds)
+        slots = self._slots.take_up_to(count, time.monotonic() + self._policy.slot_wait_seconds)
+        with self._lock:
+            self._short_of_slots = len(slots) < count
+        return slots
 
     def _sleep_until(self, when: datetime) -> None:
         margin = random.uniform(*self._policy.write_margin_seconds)

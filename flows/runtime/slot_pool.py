@@ -31,7 +31,10 @@ server, never a task:
   renewal is retried after `renew_retry_seconds`. A block whose lease may run out within `renew_every_seconds`
   (its renewals kept failing) hands out no more slots: the server may give them to someone else once the lease
   is gone. If the process dies the leases lapse, and Prefect gives the slots back about `lease_seconds` + 15 s
-  later (its repossessor runs every 15 s).
+  later (its repossessor runs every 15 s). A lease the server says is gone before it could have expired was
+  lost by the server (a restart, with leases kept in memory): its slots stay counted for good, and the pool
+  reports them with the command that frees them (`unheld_slots`), as do tasks that time out on a limit full
+  of such slots.
 
 Lease times are counted from when the request was sent, never from its answer: the server's clock started
 no earlier. A limit deleted or changed under a running flow fails the tasks waiting for it with that error.
@@ -45,8 +48,10 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
+from flows.runtime import unheld_slots
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import RuntimeConfigurationError, SlotWaitTimeout
 from flows.runtime.limits_api import LimitsApi
@@ -64,6 +69,7 @@ class SlotPolicy:
     pace_seconds: float = 0.2
     tenure_seconds: float = 2.0  # jittered x0.75-1.25 per block, so blocks come back one by one
     max_tenure_seconds: float = 20.0
+    clock_margin_seconds: float = 5.0  # a lease answered 'gone' this long before it could expire was lost
     courtesy_seconds: float = 0.3
     watch_every_seconds: float = 0.5  # how often a pool holding slots re-reads whether the limit is full
     # How soon a pool with waiting tasks asks again after a denial: one holding slots (or that just held
@@ -121,6 +127,10 @@ class SlotPool:
         # When this pool last held a block; a new pool counts as having gone without for long.
         self._last_held = time.monotonic() - policy.starved_seconds
         self._free_since: float | None = None  # free slots a pool holding some is waiting to see left over
+        self._lost_slots = 0  # of leases the server forgot before they could expire
+        self._full_untouched_since: float | None = None  # since when the limit is full and nobody wrote it
+        self._seen_updated: datetime | None = None
+        self._seen_limit = 0
         self._closing = False
         self._failure: RuntimeConfigurationError | None = None
         self._manager = threading.Thread(target=self._manage, name=f"slots:{name}", daemon=True)
@@ -130,9 +140,21 @@ class SlotPool:
     def slot(self, deadline: Deadline) -> Iterator[None]:
         block = self._take(deadline.expires_at)
         if block is None:
-            raise SlotWaitTimeout(self.name, deadline.seconds)
+            raise SlotWaitTimeout(self.name, deadline.seconds, self.why_no_slot(deadline))
         with self._held(block):
             yield
+
+    def why_no_slot(self, deadline: Deadline) -> str | None:
+        """Why a task found no slot by its deadline, when the cause is slots that no lease holds."""
+        with self._lock:
+            lost, untouched_since, holding = self._lost_slots, self._full_untouched_since, bool(self._blocks)
+        if lost:
+            return unheld_slots.lost_leases(self.name, lost)
+        untouched = 0.0 if untouched_since is None else time.monotonic() - untouched_since
+        if holding or untouched < deadline.seconds / 2:
+            return None  # slots change hands, or this run holds some: an ordinary wait for a busy limit
+        storage = self._api.lease_storage()
+        return unheld_slots.full_and_untouched(self.name, self._seen_limit, untouched, storage)
 
     def take_up_to(self, count: int, until: float) -> list[AbstractContextManager[None]]:
         """Up to `count` slots, each given back when its context exits: those free once one is (the pool
@@ -303,15 +325,22 @@ class SlotPool:
             with self._lock:
                 block.renew_due = time.monotonic() + self._policy.renew_retry_seconds
             return error
+        answered_at = time.monotonic()
         with self._lock:
+            policy = self._policy
+            could_expire_at = block.renewed_at + policy.lease_seconds - policy.clock_margin_seconds
             block.renewed_at = sent_at
             block.renew_due = sent_at + self._policy.renew_every_seconds
             if not renewed and block in self._blocks:
-                # Lapsed: the server may have given its slots to someone else already. Stop handing them
-                # out; slots still in use cannot be recalled (Prefect's own leases behave the same).
-                logger.warning("slot pool %s: lease %s lapsed before renewal", self.name, block.lease_id)
+                # Gone from the server: stop handing its slots out; slots still in use cannot be recalled
+                # (Prefect's own leases behave the same). Nothing to give back either.
                 block.lapsed = True
                 self._blocks.remove(block)
+                if answered_at < could_expire_at:  # not expired: the server forgot it, and still counts it
+                    self._lost_slots += block.size
+                    logger.error("slot pool: %s", unheld_slots.lost_leases(self.name, self._lost_slots))
+                else:  # expired, and its slots may be someone else's already
+                    logger.warning("slot pool %s: lease %s lapsed before renewal", self.name, block.lease_id)
         return None
 
     def _read_and_grow(self) -> None:
@@ -319,6 +348,11 @@ class SlotPool:
         now = time.monotonic()
         with self._lock:
             self._limit_full = state.active and state.free_slots <= 0
+            if not self._limit_full:
+                self._full_untouched_since = None
+            elif self._full_untouched_since is None or state.updated != self._seen_updated:
+                self._full_untouched_since = now  # a write (a slot taken or given back) restarts the clock
+            self._seen_updated, self._seen_limit = state.updated, state.limit
             held = sum(b.size for b in self._blocks) + sum(b.size for b in self._to_release)
             shared = state.active_slots > held  # other flow runs hold slots of this limit too
             if self._rotated_slots and now >= self._next_lease:

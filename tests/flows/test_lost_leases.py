@@ -1,0 +1,75 @@
+"""On a Prefect server that keeps its leases in memory (Prefect's default; not the servers this project
+starts), a restart loses the leases but not the slot count. The slots held then are detected and reported
+with the command that frees them: by the flow run whose leases were lost, for certain, and to a flow run that
+held none (in the error its calls fail with), as a limit full with nothing taken or given back; the command
+frees them."""
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+
+import pytest
+
+from flows.runtime import Deadline, FlowRuntime, SlotWaitTimeout
+from flows.runtime.unheld_slots import MEMORY_LEASES, free_command
+from tests.flows.stack import finish, set_flow_variables
+
+SLOTS = 2
+
+
+def test_slots_a_restart_left_with_no_lease_are_reported_and_freed(own_server, new_stack, demo_erp, caplog):
+    server = own_server(lease_storage=MEMORY_LEASES)
+    stack = new_stack(erp_api=SLOTS, erp_api_rate=(100, 100.0), db_write=1)
+    limit = stack.limit_name("erp-api")
+    command = free_command(limit, SLOTS)
+    caplog.set_level(logging.ERROR, logger="flows.runtime.slot_pool")
+
+    with FlowRuntime.open(stack.settings(), concurrency=["erp-api"]) as holder:
+        slots = holder.slots("erp-api")
+        with ExitStack() as held:
+            for _ in range(SLOTS):
+                held.enter_context(slots.slot(Deadline.after(30)))
+            server.kill()
+            server.start()  # the leases are gone, the count is not
+            deadline = time.monotonic() + 90  # the holder finds out at its next renewal (every 20 s)
+            while command not in caplog.text:
+                assert time.monotonic() < deadline, "the lost leases were never reported"
+                time.sleep(0.5)
+        assert stack.active_slots("erp-api") == SLOTS  # given back here, still counted there
+        with (
+            pytest.raises(SlotWaitTimeout, match="forgot this flow run's leases") as certain,
+            slots.slot(Deadline.after(3)),
+        ):
+            pass
+        assert command in str(certain.value)
+
+    with (
+        FlowRuntime.open(stack.settings(), concurrency=["erp-api"]) as newcomer,
+        pytest.raises(SlotWaitTimeout, match="keeps its leases in memory") as suspected,
+        newcomer.slots("erp-api").slot(Deadline.after(6)),
+    ):
+        pass
+    assert command in str(suspected.value)
+    admin, erp_url = demo_erp
+    set_flow_variables("rpa3", max_concurrent_tasks=2, timeout_seconds=8)
+    code, output = finish(stack.start_flow_run("rpa3", erp_url, "--items=2"), timeout=300)
+    assert code != 0 and "keeps its leases in memory" in output and command in output
+    assert admin.stats().arrivals == 0
+
+    freed = subprocess.run(
+        [sys.executable, "-m", "flows.free_slots", limit, str(SLOTS)],
+        env=os.environ,  # pointed at this test's server
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert freed.returncode == 0, freed.stdout + freed.stderr
+    assert stack.active_slots("erp-api") == 0
+    with (
+        FlowRuntime.open(stack.settings(), concurrency=["erp-api"]) as later,
+        later.slots("erp-api").slot(Deadline.after(30)),
+    ):
+        pass
