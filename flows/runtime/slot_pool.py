@@ -8,9 +8,10 @@ server, never a task:
 - grow: while tasks wait, lease one block of what they need and the server has free, at most half of what
   is free (whoever else waits finds the other half), and pause `pace_seconds` before the next block. Blocks,
   because on Prefect's SQLite server most writes under load fail with "database is locked" and have to be
-  retried: one success should bring many slots. When other flow runs hold slots of the limit too, blocks are
-  of one slot, so that slots go round the flow runs one by one; and a pool that holds slots already takes
-  free ones only once they have stayed free for `leftover_seconds`: those holding none had their chance;
+  retried: one success should bring many slots. While others may wait for the limit (it was found full within
+  `contention_seconds`), blocks are of one slot, so that slots go round the flow runs one by one; and a pool
+  that holds slots already takes free ones only once they have stayed free for `leftover_seconds` (what it
+  gives back counts from then): those holding none had their chance;
 - warm: a pool told how many tasks are about to come (`warm`) leases its first block before they ask, and
   keeps it unused for up to `warm_grace_seconds`: a flow run's own task submissions flood Prefect's server
   with writes, so the slots are best asked for before them;
@@ -18,11 +19,10 @@ server, never a task:
   into the fullest blocks, so when demand falls whole blocks fall idle;
 - rotate: while the limit is full, a block held longer than its tenure stops taking tasks and goes back as
   soon as its slots do, and this pool waits `courtesy_seconds` before asking again, so that flow runs waiting
-  on the full limit get their turn; a pool holding n blocks gives each back after 1/n of the tenure, so that
-  what a flow run holds over time does not grow with the blocks it got hold of. The server offers no way to
-  see who waits (a denied request leaves no trace), so the pool learns it from the rotations: if nobody took
-  the slots it gave back and nobody else holds any, the tenure doubles (up to `max_tenure_seconds`); if
-  somebody took them, it returns to `tenure_seconds`;
+  on the full limit get their turn. The server offers no way to see who waits (a denied request leaves no
+  trace), so the pool learns it from the rotations: if the limit is full again at its next read, somebody
+  took the slots it gave back and the tenure returns to `tenure_seconds`; if twice in a row nobody did, the
+  tenure doubles (up to `max_tenure_seconds`);
 - ask: slots given back go to whoever asks first, so a pool that has gone without slots asks more often the
   longer it has (from every `slow_poll_seconds` to every `fast_poll_seconds` after `starved_seconds`), and
   one holding slots, or that just did, asks least often: the flow run that has waited longest most likely
@@ -78,8 +78,9 @@ class SlotPolicy:
     # have stayed free for `leftover_seconds`.
     slow_poll_seconds: float = 0.5
     fast_poll_seconds: float = 0.1
-    starved_seconds: float = 3.0
+    starved_seconds: float = 1.0
     leftover_seconds: float = 0.5
+    contention_seconds: float = 5.0  # a limit found full this recently may have flow runs waiting for it
 
 
 @dataclass(eq=False)
@@ -122,11 +123,13 @@ class SlotPool:
         self._limit_full = False  # as of the last read
         self._tenure = policy.tenure_seconds
         self._rotated_slots = 0  # given back by the last rotation, not yet seen taken or not
+        self._untaken_rotations = 0  # rotations in a row whose slots nobody took at once
         self._next_lease = 0.0  # pacing and courtesy
         self._next_read = 0.0
         # When this pool last held a block; a new pool counts as having gone without for long.
         self._last_held = time.monotonic() - policy.starved_seconds
         self._free_since: float | None = None  # free slots a pool holding some is waiting to see left over
+        self._last_full = -math.inf  # when a read last found the limit full
         self._lost_slots = 0  # of leases the server forgot before they could expire
         self._full_untouched_since: float | None = None  # since when the limit is full and nobody wrote it
         self._seen_updated: datetime | None = None
@@ -242,7 +245,7 @@ class SlotPool:
                 return
             if block.in_use == 0:
                 block.idle_since = now
-            if self._limit_full and now - block.acquired_at >= self._tenure_of(block):
+            if self._limit_full and now - block.acquired_at >= self._tenure * block.tenure_factor:
                 block.retiring = True
             if block.retiring:
                 if block.in_use == 0:
@@ -348,6 +351,8 @@ class SlotPool:
         now = time.monotonic()
         with self._lock:
             self._limit_full = state.active and state.free_slots <= 0
+            if self._limit_full:
+                self._last_full = now
             if not self._limit_full:
                 self._full_untouched_since = None
             elif self._full_untouched_since is None or state.updated != self._seen_updated:
@@ -356,9 +361,12 @@ class SlotPool:
             held = sum(b.size for b in self._blocks) + sum(b.size for b in self._to_release)
             shared = state.active_slots > held  # other flow runs hold slots of this limit too
             if self._rotated_slots and now >= self._next_lease:
-                if state.free_slots < self._rotated_slots:  # somebody took them: keep them going round
+                # Full again this soon: flow runs holding none took them (those holding some may not, yet).
+                # Twice in a row not: nobody waits, rotate less often (once may be others giving back too).
+                self._untaken_rotations = 0 if state.free_slots <= 0 else self._untaken_rotations + 1
+                if self._untaken_rotations == 0:
                     self._tenure = self._policy.tenure_seconds
-                elif not shared:  # nobody else holds any, let alone waits: rotate less often
+                elif self._untaken_rotations >= 2:
                     self._tenure = min(2 * self._tenure, self._policy.max_tenure_seconds)
                 self._rotated_slots = 0
             unserved = self._unserved()
@@ -368,9 +376,10 @@ class SlotPool:
             if now < self._next_lease:
                 self._next_read = self._next_lease
                 return
-            if shared and held and state.free_slots > 0:
-                # A flow run holding slots of a shared limit takes more only once they have stayed free
-                # for a while: those that hold none have had their chance at them first.
+            contended = now - self._last_full < self._policy.contention_seconds
+            if contended and shared and held and state.free_slots > 0:
+                # A flow run holding slots of a limit others wait for takes more only once they have stayed
+                # free for a while: those that hold none have had their chance at them first.
                 if self._free_since is None:
                     self._free_since = now
                 if now - self._free_since < self._policy.leftover_seconds:
@@ -378,9 +387,9 @@ class SlotPool:
                     return
             self._free_since = None
         # An inactive limit counts nothing (Prefect lets everything through), so it has no free count either.
-        # Half of what is free at most, so that whoever else waits finds the other half; one at a time when
-        # the limit is shared, so that slots go round the flow runs one by one.
-        share = 1 if shared else math.ceil(state.free_slots / 2)
+        # Half of what is free at most, so that whoever else waits finds the other half; one at a time while
+        # others may wait: no flow run holds a block of several through its tenure while some hold none.
+        share = 1 if contended else math.ceil(state.free_slots / 2)
         size = min(unserved, state.free_slots, share) if state.active else unserved
         sent_at = time.monotonic()
         lease_id = self._api.lease_slots(self.name, size, self._policy.lease_seconds) if size > 0 else None
@@ -398,6 +407,7 @@ class SlotPool:
         block.retiring = True
         self._blocks.remove(block)
         self._last_held = now
+        self._free_since = now  # what it gives back counts as left over from now on
         self._to_release.append(block)
         if rotation:
             self._next_lease = max(self._next_lease, now + self._policy.courtesy_seconds)
@@ -424,12 +434,6 @@ class SlotPool:
         for block in self._blocks:
             block.retiring = True
         self._slot_free.notify_all()
-
-    def _tenure_of(self, block: _Block) -> float:
-        """A pool holding several blocks of a full limit gives them back sooner, each in proportion: what a
-        flow run holds over time does not grow with how many blocks it got hold of."""
-        held = sum(1 for b in self._blocks if not b.retiring)
-        return self._tenure * block.tenure_factor / max(1, held)
 
     def _idle_until(self, block: _Block) -> float:
         grace = self._policy.linger_seconds if block.used else self._policy.warm_grace_seconds

@@ -5,13 +5,19 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, VariableCreate, VariableUpdate
+from prefect.client.schemas.actions import (
+    GlobalConcurrencyLimitCreate,
+    GlobalConcurrencyLimitUpdate,
+    VariableCreate,
+    VariableUpdate,
+)
 from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
@@ -99,6 +105,22 @@ class StackUnderTest:
         self.flow_runs.append(process)
         return process
 
+    def open_when_all_asking(
+        self, runs: list[subprocess.Popen[str]], resource: str, limit: int, since: float
+    ) -> None:
+        """Flow runs started on a limit created at 0 are held until every one of them is asking (its first
+        task started after `since`, time.time()); then the limit opens to `limit`. Process start-up on a busy
+        machine, seconds apart, then does not decide which run works first or alone."""
+        deadline = time.monotonic() + 300
+        while len(task_runs_started("fetch_open_items", since)) < len(runs):
+            fail_if_any_ended(runs, "before every run was asking")
+            assert time.monotonic() < deadline, "not every run was asking within 300 s"
+            time.sleep(0.5)
+        with get_client(sync_client=True) as client:
+            client.update_global_concurrency_limit(
+                self.limit_name(resource), GlobalConcurrencyLimitUpdate(limit=limit)
+            )
+
     def kill_flow_runs(self) -> None:
         for process in self.flow_runs:
             if process.poll() is None:
@@ -129,6 +151,15 @@ def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, s
             f"flow run {process.args} did not finish within {timeout:g} s; it printed:\n{stdout}{stderr}"
         )
     return process.returncode, stdout + stderr
+
+
+def fail_if_any_ended(processes: list[subprocess.Popen[str]], waiting_for: str) -> None:
+    """While a test waits for something its flow runs should bring about: one that has ended already fails
+    the test with its output."""
+    for process in processes:
+        if process.poll() is not None:
+            code, output = finish(process)
+            pytest.fail(f"flow run {process.args} ended (exit {code}) {waiting_for}; it printed:\n{output}")
 
 
 def task_runs_started(task_name: str, since: float) -> list[TaskRun]:

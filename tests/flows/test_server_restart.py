@@ -6,7 +6,7 @@ and no slot is left held afterwards."""
 import time
 
 from flows.demo_erp.behaviour import ErpBehaviour
-from tests.flows.stack import finish, set_flow_variables
+from tests.flows.stack import fail_if_any_ended, finish, set_flow_variables
 
 RUNS = 6
 ITEMS = 30
@@ -26,18 +26,25 @@ def test_a_server_killed_mid_load_and_restarted_loses_no_slot(own_server, new_st
             rate_burst=BURST,
         )
     )
-    stack = new_stack(erp_api=SLOTS, erp_api_rate=(BURST, PER_SECOND), db_write=1)
+    stack = new_stack(erp_api=0, erp_api_rate=(BURST, PER_SECOND), db_write=1)  # opened once all ask
     set_flow_variables("rpa3", max_concurrent_tasks=SLOTS, timeout_seconds=300)  # outlasts the outage
+    since = time.time()
     runs = [
         stack.start_flow_run("rpa3", erp_url, f"--items={ITEMS}", f"--batch=S{run}") for run in range(RUNS)
     ]
 
-    # Mid-load: every run at work (calling the ERP), the limit full. (A run still creating its subflow
-    # when the server goes down fails: Prefect's client does not retry a first connection.)
-    deadline = time.monotonic() + 300
-    while stack.active_slots("erp-api") < SLOTS or len(admin.stats().callers) < RUNS:
-        assert time.monotonic() < deadline and all(run.poll() is None for run in runs), "never under load"
-        time.sleep(0.2)
+    stack.open_when_all_asking(runs, "erp-api", SLOTS, since)
+
+    # Mid-load: every run at work (has called the ERP) and slots held, so that leases are live at the kill.
+    # Under rate-bound load only the calls in flight hold slots, so the limit is seldom full: wait for any.
+    # (A run still creating its subflow when the server goes down fails: Prefect's client does not retry a
+    # first connection; every run is past that once it asks for a slot.)
+    deadline = time.monotonic() + 120
+    while len(admin.stats().callers) < RUNS or stack.active_slots("erp-api") == 0:
+        fail_if_any_ended(runs, "before the load was under way")
+        assert time.monotonic() < deadline, "the load was not under way within 120 s of the opening"
+        time.sleep(0.05)
+    held_at_kill = stack.active_slots("erp-api")
     killed_at = time.monotonic()
     server.kill()
     server.start()
@@ -50,7 +57,7 @@ def test_a_server_killed_mid_load_and_restarted_loses_no_slot(own_server, new_st
     violations = stats.rejected_for_concurrency + stats.rejected_for_rate
     leaked = stack.active_slots("erp-api") + stack.active_slots("db-write")
     print(
-        f"server down {down_seconds:.1f} s, ERP calls paused {stats.longest_pause_seconds:.1f} s, "
+        f"{held_at_kill} slots held at the kill, server down {down_seconds:.1f} s, ERP calls paused {stats.longest_pause_seconds:.1f} s, "
         f"{violations} violations, {leaked} slots leaked"
     )
     assert violations == 0

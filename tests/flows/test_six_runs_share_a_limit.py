@@ -6,11 +6,8 @@ run; the limit is never exceeded."""
 
 import time
 
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
-
 from flows.demo_erp.behaviour import ErpBehaviour
-from tests.flows.stack import finish, set_flow_variables, task_runs_started
+from tests.flows.stack import finish, set_flow_variables
 
 RUNS = 6
 ITEMS = 20
@@ -30,15 +27,8 @@ def test_six_flow_runs_get_their_turn_and_finish_alike(new_stack, demo_erp):
         stack.start_flow_run("rpa3", erp_url, f"--items={ITEMS}", f"--batch=F{run}") for run in range(RUNS)
     ]
 
-    deadline = time.monotonic() + 300
-    while len(task_runs_started("fetch_open_items", since)) < RUNS:
-        assert time.monotonic() < deadline and all(run.poll() is None for run in runs), "the runs never asked"
-        time.sleep(0.5)
+    stack.open_when_all_asking(runs, "erp-api", SLOTS, since)
     opened = time.time()
-    with get_client(sync_client=True) as client:
-        client.update_global_concurrency_limit(
-            stack.limit_name("erp-api"), GlobalConcurrencyLimitUpdate(limit=SLOTS)
-        )
     outcomes = [finish(run, timeout=600) for run in runs]
 
     for code, output in outcomes:

@@ -6,7 +6,7 @@ import signal
 import time
 
 from flows.runtime import Deadline, FlowRuntime
-from tests.flows.stack import finish, set_flow_variables, task_runs_started
+from tests.flows.stack import fail_if_any_ended, finish, set_flow_variables, task_runs_started
 
 STOP_BOUND_SECONDS = 60  # Docker's own stop timeout is 10 s; this only has to be finite
 
@@ -22,7 +22,8 @@ def test_a_flow_run_waiting_for_slots_stops_on_sigterm_and_leaves_no_slot(new_st
         run = stack.start_flow_run("rpa3", "http://127.0.0.1:9", "--items=3")  # never reached
         deadline = time.monotonic() + 120
         while not task_runs_started("fetch_open_items", since):
-            assert time.monotonic() < deadline and run.poll() is None, "the flow run never started its task"
+            fail_if_any_ended([run], "before starting its task")
+            assert time.monotonic() < deadline, "the flow run never started its task"
             time.sleep(0.5)
         run.send_signal(signal.SIGTERM)
         code, output = finish(run, timeout=STOP_BOUND_SECONDS)
