@@ -7,14 +7,13 @@ output in a log file, and its pid in a pid file of ours (Prefect's `server.pid` 
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from local_prefect_server.server_settings import server_settings
+from local_prefect_server.server_settings import server_command, server_settings
 
 _LOG_TAIL_LINES = 30
 
@@ -60,17 +59,7 @@ class DetachedServer:
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "prefect",
-                    "server",
-                    "start",
-                    "--host",
-                    self.host,
-                    "--port",
-                    str(self.port),
-                ],
+                server_command(self.host, self.port),
                 env={**os.environ, **server_settings(self.home)},
                 stdin=subprocess.DEVNULL,
                 stdout=log,

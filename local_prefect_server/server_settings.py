@@ -1,5 +1,6 @@
 """Settings of every Prefect server this project starts: `make server` and the tests' servers."""
 
+import sys
 from pathlib import Path
 
 OFFLINE = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
@@ -14,3 +15,8 @@ LEASE_STORAGE_SETTING = "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"
 def server_settings(home: Path, lease_storage: str = FILESYSTEM_LEASES) -> dict[str, str]:
     """Environment variables for `prefect server start` with its state in `home`."""
     return {**OFFLINE, "PREFECT_HOME": str(home), LEASE_STORAGE_SETTING: lease_storage}
+
+
+def server_command(host: str, port: int) -> list[str]:
+    """`prefect server start` in the foreground, with this interpreter's Prefect."""
+    return [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]

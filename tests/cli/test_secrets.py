@@ -3,14 +3,14 @@ appear in plaintext nowhere: not in the state, not in `pulumi stack export`, not
 not in its engine log up to verbosity 8 (at 9 Pulumi's engine logs the decrypted provider configuration:
 tools/pulumi/FACTS.md)."""
 
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.prefect_server import PrefectServer, free_port
+from tests.support.prefect_server import PrefectServer
+from tests.support.prefect_server import auth_server as started_auth_server
 from tests.support.pulumi_cli import PulumiProject, Result, pulumi_cli_or_skip
 
 VERBOSITY = 8
@@ -19,16 +19,8 @@ VERBOSITY = 8
 @pytest.fixture
 def auth_server() -> Iterator[PrefectServer]:
     pulumi_cli_or_skip()
-    home = Path(tempfile.mkdtemp(prefix="rpa-platform-auth-"))
-    server = PrefectServer(
-        home=home / "prefect-home",
-        port=free_port(),
-        log_path=home / "server.log",
-        auth_string=f"admin:pw-{uuid.uuid4().hex}",
-    )
-    server.start()
-    yield server
-    server.stop()
+    with started_auth_server(f"pw-{uuid.uuid4().hex}") as server:
+        yield server
 
 
 def test_credentials_stay_secret(tmp_path: Path, auth_server: PrefectServer) -> None:

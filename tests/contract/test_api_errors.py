@@ -2,7 +2,6 @@
 provider process, as one line: the API's URL with its credentials masked, what happened, what to do. The
 program's check of the API before it declares anything words them the same way."""
 
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from infra.prefect_resources.variable import VariableProvider
 from infra.settings import StackSettings
 from infra.stack_config import parse_stack_settings
 from tests.support.prefect_server import PrefectServer, free_port
+from tests.support.prefect_server import auth_server as started_auth_server
 from tests.support.provider_protocol import DynamicProviderProcess, ProviderError, secret
 from tests.unit.test_settings import valid
 
@@ -30,16 +30,8 @@ LIMIT_URN = "urn:pulumi:test::rpa-platform::pulumi-python:dynamic/prefect:Global
 
 @pytest.fixture(scope="module")
 def auth_server() -> Iterator[PrefectServer]:
-    home = Path(tempfile.mkdtemp(prefix="rpa-platform-api-errors-"))
-    server = PrefectServer(
-        home=home / "prefect-home",
-        port=free_port(),
-        log_path=home / "server.log",
-        auth_string=f"admin:{SECRET}",
-    )
-    server.start()
-    yield server
-    server.stop()
+    with started_auth_server(SECRET) as server:
+        yield server
 
 
 @pytest.fixture

@@ -6,14 +6,16 @@ import os
 import signal
 import socket
 import subprocess
-import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from local_prefect_server.server_settings import FILESYSTEM_LEASES, server_settings
+from local_prefect_server.server_settings import FILESYSTEM_LEASES, server_command, server_settings
 from local_prefect_server.server_settings import OFFLINE as OFFLINE_ENV  # noqa: F401 (re-exported for the tests)
 
 
@@ -47,17 +49,7 @@ class PrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:  # a restart's log follows the first one's
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "prefect",
-                    "server",
-                    "start",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
+                server_command("127.0.0.1", self.port),
                 env=self.environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -93,3 +85,20 @@ class PrefectServer:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+
+@contextmanager
+def auth_server(password: str) -> Iterator[PrefectServer]:
+    """A server of its own that requires the basic-auth string `admin:<password>`, stopped afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="rpa-platform-auth-"))
+    server = PrefectServer(
+        home=home / "prefect-home",
+        port=free_port(),
+        log_path=home / "server.log",
+        auth_string=f"admin:{password}",
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
