@@ -22,6 +22,8 @@ def main() -> None:
             before = client.read_global_concurrency_limit_by_name(args.limit).active_slots
         except ObjectNotFound:
             sys.exit(f"no global concurrency limit named {args.limit!r} on {client.api_url}")
+        # Not the client's release_concurrency_slots: it must send an occupancy (> 0), which would enter the
+        # limit's average occupancy (Prefect's Retry-After) although nobody occupied these slots.
         body = {"names": [args.limit], "slots": args.slots}
         client.request("POST", "/v2/concurrency_limits/decrement", json=body)
         after = client.read_global_concurrency_limit_by_name(args.limit).active_slots
