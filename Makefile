@@ -28,7 +28,7 @@ export DO_NOT_TRACK := 1
 PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_HOME
 
-.PHONY: help setup lint check list-config test bench deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file
+.PHONY: help setup lint check list-config status test bench deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file
 
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
@@ -56,6 +56,9 @@ check: ## Validate every stack file (Pulumi.<stack>.yaml), the rules between the
 
 list-config: ## Show what each stack puts on Prefect and Docker, by name
 	$(BIN)/python -m infra.list_config
+
+status: ## Live view of STACK (default: every stack) from its Prefect API; exits 1 when stuck or drifted, 2 when unreachable
+	$(BIN)/python -m infra.status $(if $(filter command line environment,$(origin STACK)),$(STACK)) $(STATUS_ARGS)
 
 test: ## Run the test suite (real Prefect server; Docker tests need the engine and `make image`)
 	$(BIN)/python -m pytest
