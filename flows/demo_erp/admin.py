@@ -4,6 +4,7 @@ import httpx
 
 from flows.demo_erp.behaviour import ErpBehaviour
 from flows.demo_erp.stats import ErpStats
+from flows.demo_erp.timeline import ErpTimeline
 
 
 class DemoErpAdmin:
@@ -26,6 +27,11 @@ class DemoErpAdmin:
         response = self._http.get("/_admin/stats")
         response.raise_for_status()
         return ErpStats.model_validate(response.json())
+
+    def timeline(self) -> ErpTimeline:
+        response = self._http.get("/_admin/timeline")
+        response.raise_for_status()
+        return ErpTimeline.model_validate(response.json())
 
     def close(self) -> None:
         self._http.close()

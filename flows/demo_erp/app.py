@@ -1,6 +1,7 @@
 """The demo ERP's HTTP API: business endpoints under /api (metered and limited), admin under /_admin."""
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ def create_app(behaviour: ErpBehaviour) -> Starlette:
     def business(handler: Handler, status_code: int = 200) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             caller = request.headers.get(CALLER_HEADER)
+            arrived_at = time.monotonic()
             rejection = gatekeeper.admit(request.headers.get("idempotency-key"), caller)
             if rejection is not None:
                 headers = {}
@@ -35,7 +37,7 @@ def create_app(behaviour: ErpBehaviour) -> Starlette:
             except (ValidationError, ValueError, KeyError) as error:
                 return JSONResponse({"detail": str(error)}, 422)
             finally:
-                gatekeeper.finish(caller)
+                gatekeeper.finish(caller, arrived_at)
 
         return endpoint
 
@@ -61,6 +63,9 @@ def create_app(behaviour: ErpBehaviour) -> Starlette:
     async def stats(_: Request) -> Response:
         return JSONResponse(gatekeeper.stats.model_dump())
 
+    async def timeline(_: Request) -> Response:
+        return JSONResponse(gatekeeper.timeline.snapshot().model_dump())
+
     async def reset(_: Request) -> Response:
         gatekeeper.reset()
         return Response(status_code=204)
@@ -80,6 +85,7 @@ def create_app(behaviour: ErpBehaviour) -> Starlette:
             Route("/api/customers", business(customers), methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/_admin/stats", stats, methods=["GET"]),
+            Route("/_admin/timeline", timeline, methods=["GET"]),
             Route("/_admin/reset", reset, methods=["POST"]),
             Route("/_admin/behaviour", configure, methods=["PUT"]),
         ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from flows.demo_erp.behaviour import ErpBehaviour
 from flows.demo_erp.meters import ConcurrencyGauge, SlidingWindowRate, TokenBucket
 from flows.demo_erp.stats import CallerStats, ErpStats
+from flows.demo_erp.timeline import TimelineRecorder
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Gatekeeper:
     gauge: ConcurrencyGauge = field(default_factory=ConcurrencyGauge)
     window: SlidingWindowRate = field(default_factory=SlidingWindowRate)
     bucket: TokenBucket | None = None
+    timeline: TimelineRecorder = field(default_factory=TimelineRecorder)
     # Idempotency-Key -> earliest wall-clock time a retry was told it may come back.
     retry_not_before: dict[str, float] = field(default_factory=dict)
 
@@ -39,6 +41,7 @@ class Gatekeeper:
         self.stats = ErpStats()
         self.gauge = ConcurrencyGauge(current=self.gauge.current, _changed_at=time.monotonic())
         self.window = SlidingWindowRate()
+        self.timeline = TimelineRecorder(self.timeline.bucket_seconds)
         self.retry_not_before.clear()
         self.reconfigure(self.behaviour)
 
@@ -61,6 +64,7 @@ class Gatekeeper:
             stats.early_retries += 1
 
         rejection = self._rejection(monotonic)
+        self.timeline.arrival(now, self.gauge.current, accepted=rejection is None)
         if rejection is None:
             self.gauge.enter(monotonic)
             stats.accepted += 1
@@ -83,9 +87,13 @@ class Gatekeeper:
             return Rejection(429, behaviour.retry_after_seconds)
         return None
 
-    def finish(self, caller: str | None = None) -> None:
-        self.gauge.leave(time.monotonic())
+    def finish(self, caller: str | None = None, arrived_at: float | None = None) -> None:
+        """`arrived_at`: time.monotonic() when the request arrived, for the timeline's latencies."""
+        monotonic = time.monotonic()
+        self.gauge.leave(monotonic)
         now = time.time()
+        latency = None if arrived_at is None else monotonic - arrived_at
+        self.timeline.completion(now, self.gauge.current, latency)
         self.stats.last_completion = now
         self.stats.request_seconds = self.gauge.request_seconds
         if caller is not None:

@@ -7,6 +7,7 @@ import httpx
 from flows.demo_erp.behaviour import ErpBehaviour
 from flows.demo_erp.gatekeeper import Gatekeeper
 from flows.demo_erp.meters import ConcurrencyGauge
+from flows.demo_erp.timeline import TimelineRecorder
 
 
 def test_beyond_its_concurrency_it_answers_429_with_retry_after():
@@ -73,3 +74,42 @@ def test_business_endpoints_answer_the_same_data_every_time(demo_erp):
     assert len(page["customers"]) == 50 and page["total"] == 240
     assert client.post("/api/reconciliations", json={"item_id": "no amount"}).status_code == 422
     assert client.get("/_admin/stats").json()["accepted"] == 6
+
+
+def test_its_timeline_holds_concurrency_arrivals_refusals_and_latency_per_interval():
+    gatekeeper = Gatekeeper(ErpBehaviour(max_concurrency=2))
+    arrived = time.monotonic()
+    assert gatekeeper.admit("a") is None
+    assert gatekeeper.admit("b") is None
+    assert gatekeeper.admit("c") is not None  # the third at once: refused, but counted as demand
+    gatekeeper.finish(arrived_at=arrived)
+    gatekeeper.finish(arrived_at=arrived)
+    timeline = gatekeeper.timeline.snapshot()
+    assert sum(bucket.arrivals for bucket in timeline.buckets) == 3
+    assert sum(bucket.accepted for bucket in timeline.buckets) == 2
+    assert sum(bucket.rejected for bucket in timeline.buckets) == 1
+    assert max(bucket.highest_concurrency for bucket in timeline.buckets) == 3
+    assert timeline.completed == 2
+    assert timeline.latency_p50_seconds is not None and timeline.latency_p50_seconds >= 0
+
+
+def test_the_timeline_fills_quiet_intervals_with_what_stayed_in_flight():
+    recorder = TimelineRecorder(bucket_seconds=1.0)
+    recorder.arrival(100.2, in_flight=0, accepted=True)
+    recorder.arrival(100.4, in_flight=1, accepted=True)
+    recorder.completion(103.5, in_flight=1, latency_seconds=3.1)
+    buckets = recorder.snapshot().buckets
+    assert [bucket.start for bucket in buckets] == [100.0, 101.0, 102.0, 103.0]
+    assert [bucket.highest_concurrency for bucket in buckets] == [2, 2, 2, 2]
+    assert [bucket.completed for bucket in buckets] == [0, 0, 0, 1]
+
+
+def test_the_timeline_is_served_over_http(demo_erp):
+    admin, erp_url = demo_erp
+    admin.configure(ErpBehaviour(latency_seconds=0.01))
+    with httpx.Client(base_url=erp_url) as client:
+        for index in range(3):
+            client.post("/api/reconciliations", json={"item_id": f"T-{index}", "amount_cents": 5})
+    timeline = admin.timeline()
+    assert sum(bucket.accepted for bucket in timeline.buckets) == 3
+    assert timeline.latency_p95_seconds is not None and timeline.latency_p95_seconds >= 0.01

@@ -1,0 +1,103 @@
+"""`python -m tools.loadtest --stack dev [--flow-runs 4] [--items 200] [--step-up 2:16:2]`
+
+Many rpa3 flow runs at once, started locally against the stack's Prefect server (PREFECT_API_URL, else the
+stack file's API) and a demo ERP of their own that enforces the stack's limits. Writes
+loadtest-results/<stack>-<UTC timestamp>.json and .png. Exit codes: 0 done, 2 bad input, 3 the stack's objects
+are missing on the server, 130 interrupted."""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import get_args
+
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from rich.console import Console
+
+from rpa_naming import Environment
+from tools.loadtest.load import run_load
+from tools.loadtest.output import load_table, result_stem, step_up_table, write_load, write_step_up
+from tools.loadtest.plan import LoadPlan, PlanError, StepUpRange
+from tools.loadtest.stack_objects import MissingStackObjects, read_stack_limits
+from tools.loadtest.step_up import run_step_up
+from tools.loadtest.target import Target, resolve_target
+
+BAD_INPUT, MISSING_STACK, INTERRUPTED = 2, 3, 130
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.loadtest", description=__doc__)
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument(
+        "--environment", choices=get_args(Environment), help="default: the stack file's environment"
+    )
+    parser.add_argument("--flow-runs", type=int, default=4, help="flow runs at once (default 4)")
+    parser.add_argument("--items", type=int, default=200, help="items per flow run (default 200)")
+    parser.add_argument("--erp-latency", type=float, default=0.05, help="seconds per ERP call (default 0.05)")
+    parser.add_argument("--out-dir", type=Path, default=Path("loadtest-results"))
+    parser.add_argument(
+        "--step-up",
+        metavar="START:STOP[:STEP]",
+        help="tune: width Variable and erp-api limit from START to STOP, one shorter load per step",
+    )
+    parser.add_argument(
+        "--step-items", type=int, default=50, help="items per flow run in each step (default 50)"
+    )
+    return parser.parse_args()
+
+
+def _run(arguments: argparse.Namespace, target: Target, console: Console) -> None:
+    if arguments.step_up is None:
+        plan = LoadPlan(
+            target.stack, arguments.flow_runs, arguments.items, arguments.erp_latency, arguments.out_dir
+        )
+        limits = read_stack_limits(target)
+        result = run_load(plan, target, limits, console)
+        path = write_load(result, result_stem(plan.out_dir, target.stack))
+        console.print(load_table(result))
+        console.print(f"wrote {path} and {result.picture}")
+        return
+    values = StepUpRange.parse(arguments.step_up)
+    plan = LoadPlan(
+        target.stack, arguments.flow_runs, arguments.step_items, arguments.erp_latency, arguments.out_dir
+    )
+    tuned = run_step_up(plan, values, target, console)
+    path = write_step_up(tuned, result_stem(plan.out_dir, target.stack, "-step-up"))
+    console.print(step_up_table(tuned))
+    console.print(tuned.knee_reason or "no knee: throughput still grew at the last step; try higher values")
+    console.print(f"recommended: {tuned.recommended}; wrote {path}")
+
+
+def main() -> int:
+    arguments = _arguments()
+    console = Console()
+    try:
+        # Checked before anything starts or changes: the plan, the step range, the stack.
+        LoadPlan(
+            arguments.stack, arguments.flow_runs, arguments.items, arguments.erp_latency, arguments.out_dir
+        )
+        LoadPlan(
+            arguments.stack,
+            arguments.flow_runs,
+            arguments.step_items,
+            arguments.erp_latency,
+            arguments.out_dir,
+        )
+        if arguments.step_up is not None:
+            StepUpRange.parse(arguments.step_up)
+        target = resolve_target(arguments.stack, arguments.environment)
+        with temporary_settings(updates={PREFECT_API_URL: target.api_url}):
+            _run(arguments, target, console)
+    except PlanError as error:
+        print(f"loadtest: error: {error}", file=sys.stderr)
+        return BAD_INPUT
+    except MissingStackObjects as error:
+        print(f"loadtest: error: {error}", file=sys.stderr)
+        return MISSING_STACK
+    except KeyboardInterrupt:
+        print("loadtest: interrupted; the ERP and the flow runs it started are stopped", file=sys.stderr)
+        return INTERRUPTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Where results go (loadtest-results/<stack>-<UTC timestamp>.json and .png), and how they read."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.table import Table
+
+from tools.loadtest import picture
+from tools.loadtest.result import LoadResult, StepUpResult
+
+
+def result_stem(out_dir: Path, stack: str, suffix: str = "") -> Path:
+    return out_dir / f"{stack}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}{suffix}"
+
+
+def write_load(result: LoadResult, stem: Path) -> Path:
+    """The picture, then the JSON naming it; returns the JSON's path."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png = stem.with_suffix(".png")
+    picture.draw(result, png)
+    result.picture = str(png)
+    json_path = stem.with_suffix(".json")
+    json_path.write_text(result.model_dump_json(indent=2))
+    return json_path
+
+
+def write_step_up(result: StepUpResult, stem: Path) -> Path:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    json_path = stem.with_suffix(".json")
+    json_path.write_text(result.model_dump_json(indent=2))
+    return json_path
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.0f} ms"
+
+
+def load_table(result: LoadResult) -> Table:
+    table = Table(
+        title=f"load test of {result.stack} ({result.plan.flow_runs} x {result.plan.items_per_run} items)"
+    )
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    items, erp, throughput = result.items, result.erp, result.throughput
+    rows = [
+        ("items reconciled / planned", f"{items.reconciled} / {items.planned}"),
+        ("error rate (failed items)", f"{items.error_rate:.1%}"),
+        (
+            "throughput (ERP busy span)",
+            f"{throughput.items_per_second:.1f} items/s over {throughput.busy_seconds:.1f} s",
+        ),
+        (
+            "throughput (wall, start-up included)",
+            f"{throughput.wall_items_per_second:.1f} items/s over {throughput.wall_seconds:.1f} s",
+        ),
+        (
+            "ERP latency p50 / p95",
+            f"{_seconds(erp.latency_p50_seconds)} / {_seconds(erp.latency_p95_seconds)}",
+        ),
+        (
+            "429 share of ERP arrivals",
+            f"{erp.share_429:.1%} ({erp.rejected_for_concurrency} conc., {erp.rejected_for_rate} rate)",
+        ),
+    ]
+    rows += [
+        (
+            f"highest {o.kind} at the ERP: {o.limit}",
+            f"{o.highest_observed:g} / {o.allowed:g} {'ok' if o.within else 'EXCEEDED'}",
+        )
+        for o in result.observed
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def step_up_table(result: StepUpResult) -> Table:
+    table = Table(title=f"step-up of {result.stack}: {', '.join(result.settings)}")
+    for column in ("value", "items/s", "gain", "failed items", "429s"):
+        table.add_column(column, justify="right")
+    for step in result.steps:
+        gain = "-" if step.gain is None else f"{step.gain:+.0%}"
+        marker = " <- knee" if step.value == result.knee else ""
+        table.add_row(
+            f"{step.value}{marker}",
+            f"{step.items_per_second:.1f}",
+            gain,
+            f"{step.error_rate:.1%}",
+            f"{step.share_429:.1%}",
+        )
+    return table

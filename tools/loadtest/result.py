@@ -1,0 +1,108 @@
+"""What a load test writes to loadtest-results/<stack>-<UTC timestamp>.json: one model per concept."""
+
+from pydantic import BaseModel
+
+from flows.demo_erp.timeline import ErpTimeline
+
+
+class StackLimits(BaseModel):
+    """The stack's objects as the server held them when the load started."""
+
+    erp_api: int
+    erp_api_rate: int  # the burst
+    erp_api_rate_per_second: float
+    db_write: int
+    max_concurrent_tasks: int
+    timeout_seconds: float
+
+
+class LoadPlanRecord(BaseModel):
+    flow: str
+    mode: str  # "local": flow runs as processes of this machine
+    flow_runs: int
+    items_per_run: int
+    erp_latency_seconds: float
+
+
+class ItemCounts(BaseModel):
+    planned: int
+    reconciled: int  # rows in the load's results database
+    failed: int
+    error_rate: float  # failed / planned
+
+
+class ErpTraffic(BaseModel):
+    arrivals: int
+    accepted: int
+    rejected_for_concurrency: int
+    rejected_for_rate: int
+    share_429: float  # 429s / arrivals
+    latency_p50_seconds: float | None
+    latency_p95_seconds: float | None
+
+
+class Throughput(BaseModel):
+    # Over the ERP's busy span (first arrival to last completion): what the limits let through once runs go.
+    items_per_second: float
+    busy_seconds: float
+    # Over the whole load, flow-run process start-up included.
+    wall_seconds: float
+    wall_items_per_second: float
+
+
+class LimitObservation(BaseModel):
+    """The most the ERP saw against what the stack's limit allows; `within` is the verdict."""
+
+    limit: str
+    kind: str  # "concurrency": calls in flight; "rate": arrivals in any 1 s window
+    allowed: float
+    highest_observed: float
+    within: bool
+
+
+class RunStateSample(BaseModel):
+    seconds: float  # since the load started
+    counts: dict[str, int]  # state name -> flow runs; "Starting": a process whose run the server has not yet
+
+
+class FlowRunOutcome(BaseModel):
+    batch: str
+    exit_code: int
+    final_state: str | None  # as the server holds it; None when the run never reached the server
+
+
+class LoadResult(BaseModel):
+    stack: str
+    environment: str
+    api_url: str
+    started_at: str  # ISO 8601, UTC
+    plan: LoadPlanRecord
+    limits: StackLimits
+    items: ItemCounts
+    erp: ErpTraffic
+    throughput: Throughput
+    observed: list[LimitObservation]
+    flow_runs: list[FlowRunOutcome]
+    run_states: list[RunStateSample]
+    timeline: ErpTimeline
+    picture: str | None = None
+
+
+class StepOutcome(BaseModel):
+    value: int  # the width Variable and the erp-api limit during this step
+    items_per_second: float
+    gain: float | None  # over the previous step; None for the first
+    error_rate: float
+    share_429: float
+    result_file: str
+
+
+class StepUpResult(BaseModel):
+    stack: str
+    settings: list[str]  # the Variable and limit each step set
+    steps: list[StepOutcome]
+    # The step where throughput gained less than the threshold, or errors started; None if neither happened.
+    knee: int | None
+    knee_reason: str | None
+    recommended: int | None  # the last value before the knee (the largest tried when there was none)
+    restored: dict[str, float]  # what the settings were put back to
