@@ -28,7 +28,7 @@ export DO_NOT_TRACK := 1
 PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_HOME
 
-.PHONY: help setup lint check list-config status test bench deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file
+.PHONY: help setup lint check list-config status test bench loadtest deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file
 
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
@@ -67,13 +67,16 @@ bench: ## Benchmarks (not part of CI): the flows' runtime, the providers' latenc
 	$(BIN)/python -m tests.bench.run
 	$(BIN)/python -m tests.bench.provider_latency
 
+loadtest: ## Load test STACK (default dev): rpa3 runs against a demo ERP enforcing its limits; results in loadtest-results/ (LOADTEST_ARGS="--flow-runs 8 --items 100" or "--step-up 2:16:2")
+	$(BIN)/python -m tools.loadtest --stack $(STACK) $(LOADTEST_ARGS)
+
 deploy: check stack-file ## prefect deploy: the flows' deployments of STACK (default dev), to the stack's API
 	api_url=$$($(BIN)/python -m infra.list_config --api-url $(STACK)) && PREFECT_API_URL=$$api_url \
 	  $(BIN)/prefect --no-prompt deploy --name rpa1/$(STACK) --name rpa2/$(STACK) --name rpa3/$(STACK)
 
-run-%: ## Run a deployment and follow it: `make run-rpa3-dev` runs rpa3/dev on the dev stack's API
+run-%: ## Run a deployment, follow it, print its metrics and UI link: `make run-rpa3-dev PARAMS="item_count=20"`
 	api_url=$$($(BIN)/python -m infra.list_config --api-url $(lastword $(subst -, ,$*))) && \
-	  PREFECT_API_URL=$$api_url $(BIN)/prefect deployment run $(subst -,/,$*) --watch
+	  PREFECT_API_URL=$$api_url $(BIN)/python -m flows.run_report $(subst -,/,$*) $(foreach p,$(PARAMS),--param $(p))
 
 demo-erp: ## The demo ERP the flows call, on 127.0.0.1:8765 (foreground)
 	$(BIN)/python -m flows.demo_erp --port 8765

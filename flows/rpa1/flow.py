@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from flows.erp_api import InvoicePosting, PostedInvoice
 from flows.outcomes import Outcomes
 from flows.rpa1.documents import demo_documents, extract_invoice, inbox_documents
-from flows.runtime import RunSettings, sized
+from flows.runtime import RunSettings, observed_run, sized
 from flows.systems import open_systems, systems
 from flows.systems.tables import posted_invoices
 
@@ -30,7 +30,9 @@ def extract(document: str) -> InvoicePosting:
 
 @task(cache_policy=NO_CACHE)
 def post_invoice(invoice: InvoicePosting) -> tuple[InvoicePosting, PostedInvoice]:
-    return invoice, systems().erp.post_invoice(invoice)
+    opened = systems()
+    with opened.metrics.item():
+        return invoice, opened.erp.post_invoice(invoice)
 
 
 @task(cache_policy=NO_CACHE)
@@ -52,9 +54,10 @@ def record_postings(postings: list[tuple[InvoicePosting, PostedInvoice]]) -> int
 
 @flow(name="rpa1-intake-invoices")
 def intake_invoices(settings: RunSettings, documents: list[str]) -> IntakeReport:
-    with open_systems(settings):
+    with open_systems(settings) as opened:
         # Each posting waits for its own document's extraction only: the two stages overlap.
         posted = Outcomes.of(post_invoice.map(extract.map(documents)))
+        opened.metrics.items_finished(len(posted.succeeded), len(posted.failures))
         recorded = record_postings(posted.succeeded)
     posted.raise_if_incomplete("documents")
     return IntakeReport(documents=len(documents), posted=len(posted.succeeded), recorded=recorded)
@@ -68,4 +71,5 @@ def rpa1(document_count: int = 30, inbox: str | None = None, batch: str | None =
         documents = inbox_documents(Path(inbox))
     else:
         documents = demo_documents(batch or datetime.now(UTC).strftime("%Y%m%d"), document_count)
-    return sized(intake_invoices, settings)(settings, documents)
+    with observed_run(settings):
+        return sized(intake_invoices, settings)(settings, documents)

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from flows.erp_api import OpenItem, Reconciliation
 from flows.outcomes import Outcomes
-from flows.runtime import RunSettings, sized
+from flows.runtime import RunSettings, observed_run, sized
 from flows.systems import open_systems, systems
 from flows.systems.tables import reconciliations
 
@@ -30,7 +30,9 @@ def fetch_open_items(batch: str, count: int) -> list[OpenItem]:
 
 @task(cache_policy=NO_CACHE)
 def reconcile_item(item: OpenItem) -> tuple[OpenItem, Reconciliation]:
-    return item, systems().erp.reconcile(item)
+    opened = systems()
+    with opened.metrics.item():
+        return item, opened.erp.reconcile(item)
 
 
 @task(cache_policy=NO_CACHE)
@@ -52,9 +54,10 @@ def store_reconciliations(outcomes: list[tuple[OpenItem, Reconciliation]]) -> in
 
 @flow(name="rpa3-reconcile-batch")
 def reconcile_batch(settings: RunSettings, batch: str, item_count: int) -> ReconciliationReport:
-    with open_systems(settings):
+    with open_systems(settings) as opened:
         items = fetch_open_items(batch, item_count)
         outcomes = Outcomes.of(reconcile_item.map(items))
+        opened.metrics.items_finished(len(outcomes.succeeded), len(outcomes.failures))
         written = store_reconciliations(outcomes.succeeded)
     outcomes.raise_if_incomplete("reconciliations")
     statuses = [reconciliation.status for _, reconciliation in outcomes.succeeded]
@@ -72,4 +75,5 @@ def rpa3(item_count: int = 50, batch: str | None = None) -> ReconciliationReport
     """Width and timeout come from this run's stack Variables, read now, not at deploy time."""
     settings = RunSettings.load(FLOW)
     batch = batch or datetime.now(UTC).strftime("B%Y%m%d")
-    return sized(reconcile_batch, settings)(settings, batch, item_count)
+    with observed_run(settings):
+        return sized(reconcile_batch, settings)(settings, batch, item_count)

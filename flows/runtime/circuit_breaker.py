@@ -45,19 +45,26 @@ class CircuitBreaker:
             retry_in = max(0.0, self._opened_at + self._cooldown_seconds - now)
         raise CircuitOpenError(self.service, retry_in)
 
-    def record_success(self) -> None:
+    def record_success(self) -> bool:
+        """True when this closed the circuit."""
         with self._lock:
+            closed = self._state is not BreakerState.CLOSED
             self._state = BreakerState.CLOSED
             self._consecutive_failures = 0
             self._trial_in_flight = False
+        return closed
 
-    def record_failure(self) -> None:
+    def record_failure(self) -> bool:
+        """True when this opened the circuit (a failure while it is open already only extends it)."""
         with self._lock:
+            opened = False
             self._consecutive_failures += 1
             if self._state is BreakerState.HALF_OPEN or self._consecutive_failures >= self._failure_threshold:
+                opened = self._state is not BreakerState.OPEN
                 self._state = BreakerState.OPEN
                 self._opened_at = time.monotonic()
             self._trial_in_flight = False
+        return opened
 
     def release_trial(self) -> None:
         """The call never reached the service (e.g. no slot in time): it says nothing about its health."""

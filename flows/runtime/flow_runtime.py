@@ -1,12 +1,12 @@
-"""Everything one flow run's tasks share: one Prefect client, one slot pool per concurrency limit, one rate
-limiter per rate limit, one breaker per external service. The flow opens it; closing it gives back every
-lease. Limits are named from the run's stack and must exist: a missing one is an error, never unlimited."""
+"""Everything one flow run's tasks share: one limits API client, the run's metrics and events, one slot pool
+per concurrency limit, one rate limiter per rate limit, one breaker per external service. The flow opens it;
+closing it gives back every lease. Limits are named from the run's stack and must exist: a missing one is an
+error, never unlimited."""
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Self
 
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import ConcurrencyLeaseHolder
 from prefect.context import FlowRunContext
 
@@ -16,6 +16,8 @@ from flows.runtime.guarded_http import GuardedHttpService
 from flows.runtime.limits_api import LimitsApi
 from flows.runtime.rate_limiter import RateLimiter, RatePolicy
 from flows.runtime.retry_policy import RetryPolicy
+from flows.runtime.run_metrics import RunMetrics
+from flows.runtime.run_observation import run_observation
 from flows.runtime.run_settings import RunSettings
 from flows.runtime.slot_pool import SlotPolicy, SlotPool
 from rpa_naming import concurrency_limit_name
@@ -26,6 +28,8 @@ class FlowRuntime:
         self.settings = settings
         self.api = api
         self._exits = exits
+        # Entered before any pool or limiter, so closed after them: their last events go out with its own.
+        self._observation = exits.enter_context(run_observation())
         self._pools: dict[str, SlotPool] = {}
         # Per rate resource and the pool whose slots its tokens come with (None: tokens alone).
         self._rates: dict[tuple[str, str | None], RateLimiter] = {}
@@ -42,13 +46,17 @@ class FlowRuntime:
     ) -> Iterator[Self]:
         """`concurrency` and `rates` are resources (`erp-api`); the limits are `<stack>-<resource>`."""
         with ExitStack() as exits:
-            client = exits.enter_context(get_client(sync_client=True))
-            runtime = cls(settings, LimitsApi(client, _flow_run_holder()), exits)
+            api = exits.enter_context(LimitsApi(_flow_run_holder()))  # closed last: pools release through it
+            runtime = cls(settings, api, exits)
             for resource in concurrency:
                 runtime._add_pool(resource, SlotPolicy())
             for resource in rates:
                 runtime._check_rate(resource)
             yield runtime
+
+    @property
+    def metrics(self) -> RunMetrics:
+        return self._observation.metrics
 
     def limit_name(self, resource: str) -> str:
         return concurrency_limit_name(self.settings.stack, resource)
@@ -64,7 +72,9 @@ class FlowRuntime:
         key = (resource, concurrency)
         if key not in self._rates:
             slots = None if concurrency is None else self.slots(concurrency)
-            limiter = RateLimiter(self.limit_name(resource), self.api, RatePolicy(), slots)
+            limiter = RateLimiter(
+                self.limit_name(resource), self.api, RatePolicy(), slots, metrics=self.metrics
+            )
             self._exits.callback(limiter.close)  # before its pool closes: its slots go back first
             self._rates[key] = limiter
         return self._rates[key]
@@ -88,6 +98,8 @@ class FlowRuntime:
             breaker=breaker or CircuitBreaker(name),
             retry=retry or RetryPolicy(),
             timeout_seconds=self.settings.timeout_seconds,
+            metrics=self.metrics,
+            events=self._observation.events,
             max_connections=max(16, self.settings.max_concurrent_tasks),
             headers=headers,
         )
@@ -99,7 +111,7 @@ class FlowRuntime:
     def _add_pool(self, resource: str, policy: SlotPolicy) -> None:
         name = self.limit_name(resource)
         self.api.read(name)  # MissingConcurrencyLimitError before any work starts
-        pool = SlotPool(name, self.api, policy)
+        pool = SlotPool(name, self.api, policy, metrics=self.metrics, events=self._observation.events)
         self._exits.callback(pool.close)
         self._pools[resource] = pool
 

@@ -13,6 +13,8 @@ from flows.runtime.deadline import Deadline
 from flows.runtime.errors import ExternalServiceError
 from flows.runtime.rate_limiter import RateLimiter
 from flows.runtime.retry_policy import RetryPolicy, parse_retry_after
+from flows.runtime.run_metrics import RunMetrics
+from flows.runtime.runtime_events import RuntimeEvents
 from flows.runtime.slot_pool import SlotPool
 
 
@@ -27,6 +29,8 @@ class GuardedHttpService:
         breaker: CircuitBreaker,
         retry: RetryPolicy,
         timeout_seconds: float,
+        metrics: RunMetrics,
+        events: RuntimeEvents,
         max_connections: int = 64,
         headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -38,6 +42,8 @@ class GuardedHttpService:
         self._breaker = breaker
         self._retry = retry
         self._timeout_seconds = timeout_seconds
+        self._metrics = metrics
+        self._events = events
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.Client(base_url=base_url, limits=limits, headers=headers)
 
@@ -56,7 +62,7 @@ class GuardedHttpService:
             try:
                 response = self._attempt(method, path, params, json, headers, deadline)
             except httpx.TransportError as error:
-                self._breaker.record_failure()
+                self._failed()
                 problem = f"{type(error).__name__}: {error}"
             except BaseException:
                 self._breaker.release_trial()
@@ -66,22 +72,33 @@ class GuardedHttpService:
                 problem = f"HTTP {status}"
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if status >= 500:
-                    self._breaker.record_failure()
+                    self._failed()
                 else:
-                    self._breaker.record_success()
+                    if self._breaker.record_success():
+                        self._metrics.breaker_closed(self.name)
+                        self._events.breaker_closed(self.name)
                     if response.is_success:
                         return response.json()
                     if status != 429:
                         raise ExternalServiceError(
                             self.name, f"{method} {path}: {problem} {response.text[:200]}", status
                         )
+                    self._metrics.throttled(self.name)
             failures += 1
             delay = self._retry.delay(failures, retry_after)
             if failures >= self._retry.max_attempts or delay >= deadline.remaining():
                 raise ExternalServiceError(
                     self.name, f"{method} {path}: gave up after {failures} attempts ({problem})", status
                 )
+            self._metrics.call_retried()
+            if retry_after is not None:
+                self._metrics.retry_after_waited(self.name, delay)
             time.sleep(delay)  # holding no slot: waiting does not block other tasks
+
+    def _failed(self) -> None:
+        if self._breaker.record_failure():
+            self._metrics.breaker_opened(self.name)
+            self._events.breaker_opened(self.name)
 
     def _attempt(
         self,
@@ -97,9 +114,13 @@ class GuardedHttpService:
         guard = self._slots.slot(deadline) if self._rate is None else self._rate.wait_for_token(deadline)
         with guard:
             timeout = max(0.001, deadline.remaining())
-            return self._http.request(
-                method, path, params=params, json=json, headers=headers, timeout=timeout
-            )
+            sent_at = time.perf_counter()
+            try:
+                return self._http.request(
+                    method, path, params=params, json=json, headers=headers, timeout=timeout
+                )
+            finally:
+                self._metrics.attempt(self.name, time.perf_counter() - sent_at)
 
     def close(self) -> None:
         self._http.close()

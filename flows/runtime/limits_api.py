@@ -1,30 +1,44 @@
-"""The few Prefect global-concurrency-limit calls the runtime makes, through one shared Prefect client.
+"""The few Prefect global-concurrency-limit calls the runtime makes, on an HTTP client of its own.
 
-They go through the client's HTTP session (its base URL, auth headers, TLS and connection pool) but not
-through its retry wrapper: on a 503 (SQLite's "database is locked", frequent under slot traffic) that
-wrapper sleeps about 2 s, and it still sleeps once with PREFECT_CLIENT_MAX_RETRIES=0 (Prefect 3.9.1,
-`PrefectHttpxSyncClient._send_with_retry`). Slot traffic cannot afford that, so transient failures are
-retried here after a few milliseconds. A lease request is retried after a transport error only when it
-surely never reached the server (no connection): after a read timeout the server may have granted the
-lease, and asking again could hold twice the slots until the first lease lapses. A call that still fails
-raises; the pools treat that like a denial and try again later: an API hiccup slows a flow down but never
-lets it exceed a limit. Responses are parsed with Prefect's own schemas.
+The client is an `httpx.Client` configured from Prefect's settings as Prefect's own client configures itself
+(flows/runtime/prefect_http.py), not Prefect's client: on a 503 (SQLite's "database is locked", frequent
+under slot traffic) that client's retry wrapper sleeps about 2 s, and it still sleeps once with
+PREFECT_CLIENT_MAX_RETRIES=0 (Prefect 3.9.1, `PrefectHttpxSyncClient._send_with_retry`); going around the
+wrapper meant reaching into the client's private attributes. Slot traffic cannot afford that sleep, so
+transient failures are retried here after a few milliseconds. A lease request is retried after a transport
+error only when it surely never reached the server (no connection): after a read timeout the server may have
+granted the lease, and asking again could hold twice the slots until the first lease lapses. A call that
+still fails raises; the pools treat that like a denial and try again later: an API hiccup slows a flow down
+but never lets it exceed a limit. Responses are parsed with Prefect's own schemas.
+
+A server with CSRF protection on (`PREFECT_SERVER_CSRF_PROTECTION_ENABLED`, off by default) refuses changes
+without a token. The token is fetched as Prefect's client fetches it, before the first change is sent
+(`GET /csrf-token?client=<id>`, then `Prefect-Csrf-Token` and `Prefect-Csrf-Client` on every POST; a server
+answering 422 "CSRF protection is disabled" or 404 gets no token and is not asked again): one request per
+flow run. Waiting for a refusal instead would spare other servers that request, but on a protected server
+every thread's first change would be refused and sent twice, at the moment it is busiest (under concurrent
+changes such a server on SQLite already drops some connections unanswered; a lease request failing so cannot
+be resent). A refused token (expired early, or forgotten by the server) is replaced, once per request.
+Credentials never appear in this module's errors, nor in a repr.
 """
 
 import random
 import threading
 import time
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
 from uuid import UUID
 
 import httpx
-from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.objects import ConcurrencyLeaseHolder
+from prefect.client.schemas.objects import ConcurrencyLeaseHolder, CsrfToken
 from prefect.client.schemas.responses import ConcurrencyLimitWithLeaseResponse, GlobalConcurrencyLimitResponse
+from prefect.settings import Settings, get_current_settings
 
 from flows.runtime.errors import MissingConcurrencyLimitError
+from flows.runtime.prefect_http import Secrets, api_client
 
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 _ATTEMPTS = 10
@@ -32,14 +46,19 @@ _FIRST_RETRY_SECONDS = 0.005
 _MAX_RETRY_SECONDS = 0.1
 # Transport errors after which the request surely never arrived: safe to resend even when not idempotent.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# The methods Prefect's CSRF middleware checks.
+_CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
+CSRF_TOKEN_HEADER = "Prefect-Csrf-Token"
+CSRF_CLIENT_HEADER = "Prefect-Csrf-Client"
+CSRF_TOKEN_PATH = "/csrf-token"
 
 
 class LimitsApiError(RuntimeError):
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, secrets: Secrets | None = None) -> None:
         request = response.request
-        super().__init__(
-            f"{request.method} {request.url.path} -> HTTP {response.status_code}: {response.text}"
-        )
+        # The server's answer may echo what it was sent; the URL is shown by its path alone.
+        detail = (secrets or Secrets()).redact(response.text)
+        super().__init__(f"{request.method} {request.url.path} -> HTTP {response.status_code}: {detail}")
         self.status_code = response.status_code
 
 
@@ -63,13 +82,35 @@ class LimitState:
 
 
 class LimitsApi:
-    def __init__(self, client: SyncPrefectClient, holder: ConcurrencyLeaseHolder | None) -> None:
-        # The session of an entered client; see the module docstring for why not its methods.
-        self._session: httpx.Client = client._client
+    """Open while the flow run needs it: `with LimitsApi(holder) as api: ...` closes its connections."""
+
+    def __init__(self, holder: ConcurrencyLeaseHolder | None, settings: Settings | None = None) -> None:
+        """`settings`: Prefect's settings to connect with; by default the current ones (PREFECT_API_URL...)"""
+        settings = settings or get_current_settings()
+        self._http, self._secrets = api_client(settings)
         self._holder = holder
         self._calls = 0
         self._calls_lock = threading.Lock()
         self._lease_storage: str | None = None
+        self._csrf_support = settings.client.csrf_support_enabled
+        self._csrf_client = str(uuid.uuid4())
+        self._csrf_token: CsrfToken | None = None
+        # Held while a token is fetched, so that threads needing one at once fetch one token, not one each.
+        self._csrf_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"LimitsApi({str(self._http.base_url)!r})"  # the URL without credentials; see prefect_http
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
 
     @property
     def calls(self) -> int:
@@ -144,38 +185,81 @@ class LimitsApi:
         path: str,
         body: object = None,
         *,
+        params: dict[str, str] | None = None,
         expected: set[int],
         attempts: int = _ATTEMPTS,
         retry_after: tuple[type[httpx.TransportError], ...] = (httpx.TransportError,),
     ) -> httpx.Response:
-        request = self._session.build_request(method, path, json=body)
-        if self._session.csrf_token:
-            self._session._add_csrf_headers(request)  # refreshes the token when it expires
-        for attempt in range(attempts):
+        request = self._http.build_request(method, path, json=body, params=params)
+        changes = method in _CHANGES
+        if changes:
+            self._sign(request)
+        csrf_retried = False
+        failed = 0
+        while True:
             with self._calls_lock:
                 self._calls += 1
             try:
-                # httpx.Client.send, not the session's override: that is the retry wrapper described above.
-                response = httpx.Client.send(self._session, request)
+                response = self._http.send(request)
             except httpx.TransportError as error:
-                if attempt == attempts - 1 or not isinstance(error, retry_after):
+                failed += 1
+                if failed == attempts or not isinstance(error, retry_after):
                     raise
             else:
                 if response.status_code in expected:
                     return response
-                if _asks_for_csrf_token(response) and not request.headers.get("Prefect-Csrf-Token"):
-                    # Only servers with CSRF protection on (off by default) get here; asking for the token
-                    # up front would cost every client a request through the retry wrapper described above.
-                    self._session._add_csrf_headers(request)
+                if changes and not csrf_retried and _asks_for_csrf_token(response) and self._resign(request):
+                    # The token was refused, by the middleware, before anything changed: safe to resend, at
+                    # once and without counting an attempt (a call allowed one attempt still gets its answer).
+                    csrf_retried = True
                     continue
                 if response.status_code not in _TRANSIENT_STATUS:
-                    raise LimitsApiError(response)
-                if attempt == attempts - 1:
-                    raise ServerBusy(response)
-            backoff = min(_MAX_RETRY_SECONDS, _FIRST_RETRY_SECONDS * 2**attempt)
+                    raise LimitsApiError(response, self._secrets)
+                failed += 1
+                if failed == attempts:
+                    raise ServerBusy(response, self._secrets)
+            backoff = min(_MAX_RETRY_SECONDS, _FIRST_RETRY_SECONDS * 2 ** (failed - 1))
             time.sleep(backoff * random.uniform(0.5, 1.5))
-        raise AssertionError("unreachable")
+
+    def _sign(self, request: httpx.Request) -> None:
+        """Put the CSRF token on a change request; fetched first, and again once expired."""
+        if not self._csrf_support:  # off in Prefect's settings, or the server issues no tokens
+            return
+        token = self._csrf_token
+        if token is None or token.expiration <= datetime.now(UTC):
+            token = self._fetch_csrf_token(stale=token)
+        if token is not None:
+            request.headers[CSRF_TOKEN_HEADER] = token.token
+            request.headers[CSRF_CLIENT_HEADER] = self._csrf_client
+
+    def _resign(self, request: httpx.Request) -> bool:
+        """After a CSRF refusal: sign the request with a fresh token. False when there is none to be had."""
+        if not self._csrf_support:
+            return False
+        held = self._csrf_token
+        renew = held is None or held.token == request.headers.get(CSRF_TOKEN_HEADER)
+        token = self._fetch_csrf_token(stale=held) if renew else held  # else: another thread renewed it
+        if token is None:
+            return False
+        request.headers[CSRF_TOKEN_HEADER] = token.token
+        request.headers[CSRF_CLIENT_HEADER] = self._csrf_client
+        return True
+
+    def _fetch_csrf_token(self, stale: CsrfToken | None) -> CsrfToken | None:
+        """A new token, unless another thread replaced `stale` meanwhile (then that one)."""
+        with self._csrf_lock:
+            if not self._csrf_support or self._csrf_token is not stale:
+                return self._csrf_token
+            params = {"client": self._csrf_client}
+            # 404: a server without the endpoint; 422: CSRF protection off (Prefect's client stops on both).
+            response = self._send("GET", CSRF_TOKEN_PATH, params=params, expected={200, 404, 422})
+            if response.status_code != 200:
+                self._csrf_support = False
+                return None
+            self._csrf_token = CsrfToken.model_validate(response.json())
+            return self._csrf_token
 
 
 def _asks_for_csrf_token(response: httpx.Response) -> bool:
+    # Prefect's middleware: "Missing CSRF token." / "Invalid CSRF token or client identifier."
     return response.status_code == 403 and "CSRF" in response.text

@@ -26,6 +26,7 @@ import math
 import random
 import threading
 import time
+from array import array
 from collections import deque
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import NotARateLimitError, RuntimeConfigurationError, SlotWaitTimeout
 from flows.runtime.limits_api import LimitsApi, LimitState, ServerBusy
+from flows.runtime.run_metrics import RunMetrics
 from flows.runtime.slot_pool import SlotPool
 
 logger = logging.getLogger(__name__)
@@ -62,12 +64,22 @@ class _Grant:
 
 
 class RateLimiter:
-    def __init__(self, name: str, api: LimitsApi, policy: RatePolicy, slots: SlotPool | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        api: LimitsApi,
+        policy: RatePolicy,
+        slots: SlotPool | None = None,
+        *,
+        metrics: RunMetrics,
+    ) -> None:
         self.name = name
         self._api = api
         self._policy = policy
         self._slots = slots
         self._lock = threading.Lock()
+        self._waits = array("d")  # seconds each task waited for its token, appended under `_lock`
+        metrics.slot_waits_of(name, self._copy_waits)
         self._token_ready = threading.Condition(self._lock)
         self._manager_wakeup = threading.Condition(self._lock)
         self._grants: deque[_Grant] = deque()  # unspent tokens, oldest first
@@ -86,6 +98,7 @@ class RateLimiter:
     def wait_for_token(self, deadline: Deadline) -> AbstractContextManager[None]:
         """Wait for a token, holding no slot. With a slot pool, the token comes with a slot of it, taken when
         the token was: make the call at once, inside the returned context, which gives the slot back."""
+        waiting_since: float | None = None  # None while no wait: a token at hand counts as no wait at all
         with self._lock:
             self._waiting += 1
             self._manager_wakeup.notify()
@@ -94,18 +107,26 @@ class RateLimiter:
                     if self._drop_stale_tokens(time.monotonic()):
                         self._manager_wakeup.notify()  # this task woke too late for it: ask for another
                     if self._grants:
+                        self._waits.append(0.0 if waiting_since is None else time.monotonic() - waiting_since)
                         return self._grants.popleft().slot
                     if self._failure is not None:
                         raise self._failure
                     if self._closing:
                         raise RuntimeError(f"rate limiter {self.name!r} is closed")
+                    if waiting_since is None:
+                        waiting_since = time.monotonic()
                     self._token_ready.wait(deadline.remaining())
                 short_of_slots = self._slots is not None and self._short_of_slots
+                self._waits.append(0.0 if waiting_since is None else time.monotonic() - waiting_since)
             finally:
                 self._waiting -= 1
         if self._slots is not None and short_of_slots:  # the slots held it back, not the rate
             raise SlotWaitTimeout(self._slots.name, deadline.seconds, self._slots.why_no_slot(deadline))
         raise SlotWaitTimeout(self.name, deadline.seconds)
+
+    def _copy_waits(self) -> array:
+        with self._lock:
+            return array("d", self._waits)
 
     def close(self) -> None:
         with self._lock:

@@ -45,6 +45,7 @@ import math
 import random
 import threading
 import time
+from array import array
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ from flows.runtime import unheld_slots
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import RuntimeConfigurationError, SlotWaitTimeout
 from flows.runtime.limits_api import LimitsApi
+from flows.runtime.run_metrics import RunMetrics
+from flows.runtime.runtime_events import RuntimeEvents
 
 logger = logging.getLogger(__name__)
 
@@ -109,10 +112,15 @@ class _Work:
 
 
 class SlotPool:
-    def __init__(self, name: str, api: LimitsApi, policy: SlotPolicy) -> None:
+    def __init__(
+        self, name: str, api: LimitsApi, policy: SlotPolicy, *, metrics: RunMetrics, events: RuntimeEvents
+    ) -> None:
         self.name = name
         self._api = api
         self._policy = policy
+        self._events = events
+        self._waits = array("d")  # seconds each task waited in `slot`, appended under the lock it holds
+        metrics.slot_waits_of(name, self._copy_waits)
         self._lock = threading.Lock()
         self._slot_free = threading.Condition(self._lock)
         self._manager_wakeup = threading.Condition(self._lock)
@@ -141,7 +149,7 @@ class SlotPool:
 
     @contextmanager
     def slot(self, deadline: Deadline) -> Iterator[None]:
-        block = self._take(deadline.expires_at)
+        block = self._take(deadline.expires_at, waits=self._waits)
         if block is None:
             raise SlotWaitTimeout(self.name, deadline.seconds, self.why_no_slot(deadline))
         with self._held(block):
@@ -192,24 +200,35 @@ class SlotPool:
 
     # Task side: local only, microseconds.
 
-    def _take(self, until: float, wanted: int = 1) -> _Block | None:
+    def _take(self, until: float, wanted: int = 1, waits: array | None = None) -> _Block | None:
+        """A block with a slot taken for the caller, None if none came before `until`. A task's wait goes to
+        `waits`: exactly 0 when a slot was free at once, which costs no clock read."""
         with self._lock:
             self._raise_if_closed()
             block = self._block_with_room()
+            if block is not None:
+                if waits is not None:
+                    waits.append(0.0)
+                block.in_use += 1
+                block.used = True
+                return block
+            asked_at = time.monotonic()
+            if self._waiting == 0:  # demand starts: ask soon, not when the last watch planned to look
+                self._next_read = min(self._next_read, asked_at + self._poll_delay(asked_at))
+            self._waiting += wanted
+            self._manager_wakeup.notify()
+            try:
+                while (block := self._block_with_room()) is None:
+                    self._raise_if_closed()
+                    if (remaining := until - time.monotonic()) <= 0:
+                        break
+                    self._slot_free.wait(remaining)
+            finally:
+                self._waiting -= wanted
+            if waits is not None:
+                waits.append(time.monotonic() - asked_at)
             if block is None:
-                if self._waiting == 0:  # demand starts: ask soon, not when the last watch planned to look
-                    now = time.monotonic()
-                    self._next_read = min(self._next_read, now + self._poll_delay(now))
-                self._waiting += wanted
-                self._manager_wakeup.notify()
-                try:
-                    while (block := self._block_with_room()) is None:
-                        self._raise_if_closed()
-                        if (remaining := until - time.monotonic()) <= 0:
-                            return None
-                        self._slot_free.wait(remaining)
-                finally:
-                    self._waiting -= wanted
+                return None
             block.in_use += 1
             block.used = True
             return block
@@ -220,6 +239,10 @@ class SlotPool:
             yield
         finally:
             self._give_back(block)
+
+    def _copy_waits(self) -> array:
+        with self._lock:
+            return array("d", self._waits)
 
     def _raise_if_closed(self) -> None:
         if self._failure is not None:
@@ -315,6 +338,7 @@ class SlotPool:
                 with self._lock:
                     self._to_release.extend(work.release[index:])
                 raise
+            self._events.released(self.name, block.lease_id, block.size)
         if failures:
             raise failures[0]
         if work.read_limit:
@@ -328,6 +352,8 @@ class SlotPool:
             with self._lock:
                 block.renew_due = time.monotonic() + self._policy.renew_retry_seconds
             return error
+        if renewed:
+            self._events.renewed(self.name, block.lease_id, block.size)
         answered_at = time.monotonic()
         with self._lock:
             policy = self._policy
@@ -401,6 +427,8 @@ class SlotPool:
                 self._next_read = self._next_lease = leased_at + self._policy.pace_seconds
             else:
                 self._back_off(now)
+        if lease_id is not None:
+            self._events.leased(self.name, lease_id, size)
         logger.debug("slot pool %s: %d waiting, leased %d", self.name, unserved, size if lease_id else 0)
 
     def _retire(self, block: _Block, now: float, *, rotation: bool) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from prefect.context import FlowRunContext
 
 from flows.erp_api import CALLER_HEADER
-from flows.runtime import FlowRuntime, RunSettings
+from flows.runtime import FlowRuntime, RunMetrics, RunSettings
 from flows.systems.endpoints import database_url, erp_api_url
 from flows.systems.erp import ErpApi
 from flows.systems.results_db import ResultsDatabase
@@ -24,6 +24,7 @@ class RpaSystems:
     erp: ErpApi
     results: ResultsDatabase
     run_id: str  # the flow run (or local process) these systems serve, recorded with what it writes
+    metrics: RunMetrics  # what the run's items and calls did: items say how they ended and what they call
 
 
 _current: ContextVar[RpaSystems | None] = ContextVar("rpa_systems", default=None)
@@ -41,7 +42,7 @@ def open_systems(settings: RunSettings) -> Iterator[RpaSystems]:
         results = ResultsDatabase(database_url(), runtime.slots(DB_WRITE), settings.timeout_seconds, run_id)
         try:
             results.create_tables()
-            opened = RpaSystems(erp, results, run_id)
+            opened = RpaSystems(erp, results, run_id, runtime.metrics)
             token = _current.set(opened)
             try:
                 yield opened
