@@ -104,7 +104,7 @@ $(LOCAL_STATE):
 	mkdir -p $@
 
 stack-file:
-	@test -f Pulumi.$(STACK).yaml || { echo "No stack file Pulumi.$(STACK).yaml (stacks: dev, staging, prod)"; exit 1; }
+	@test -f Pulumi.$(STACK).yaml || { echo "No stack file Pulumi.$(STACK).yaml (stacks: $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml)))"; exit 1; }
 
 pulumi-cli: ## The pinned Pulumi CLI in .build/bin: found on PATH, installed, or built from Go modules
 	@bash tools/pulumi/ensure-cli.sh

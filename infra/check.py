@@ -7,35 +7,13 @@ this repository). Every check runs, on the stack files that are valid; exit stat
 """
 
 import argparse
-import itertools
 import sys
 from pathlib import Path
-from typing import Any
 
+from infra.between_stacks import between_stacks_problems
 from infra.deployment_check import check_prefect_yaml
-from infra.policies import rules
-from infra.settings import SettingsError, StackSettings
+from infra.settings import SettingsError
 from infra.stack_config import PROJECT_ROOT, from_stack_file, stack_files
-
-
-def shared_host_port_clashes(stacks: list[StackSettings]) -> list[str]:
-    """Stacks may share a Docker host (all three do on a laptop); host-networked workers of different stacks
-    then share its ports too. Clashes within one stack are the stack file's own validation."""
-    clashes = []
-    for other, stack in itertools.combinations(stacks, 2):
-        for other_worker, worker in itertools.product(other.platform.workers, stack.platform.workers):
-            if ports := worker.ports_shared_with(other_worker):
-                clashes.append(
-                    f"{stack.source}: platform.workers ({worker.pool}) healthPort: ports {min(ports)}-"
-                    f"{max(ports)} are also used by {other.source} ({other_worker.pool}) on the same Docker "
-                    f"host {worker.docker_host}; choose a free range"
-                )
-    return clashes
-
-
-def validated_platforms(stacks: list[StackSettings]) -> dict[str, dict[str, Any]]:
-    """The platforms as the policy rules read stack files (camelCase), from settings already validated."""
-    return {stack.stack: stack.platform.model_dump(by_alias=True) for stack in stacks}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,11 +36,8 @@ def main(argv: list[str] | None = None) -> int:
             f"queue(s), {sum(w.replicas for w in platform.workers)} worker(s), {len(platform.variables)} "
             f"variable(s), {len(platform.concurrency_limits)} limit(s))"
         )
-    for violation in rules.environments_grow_toward_production(validated_platforms(stacks)):
-        print(f"environments: {violation}", file=sys.stderr)
-        failed = True
-    for clash in shared_host_port_clashes(stacks):
-        print(clash, file=sys.stderr)
+    for problem in between_stacks_problems(stacks):
+        print(problem, file=sys.stderr)
         failed = True
     problems = check_prefect_yaml(root / "prefect.yaml", stacks)
     for problem in problems:

@@ -2,7 +2,7 @@
 its start (a missing Variable or limit is an error in the flows' runtime, never silently unlimited)."""
 
 import rpa_naming
-from infra.prefect_resources.inputs import Problem
+from infra.problem import Problem
 from infra.settings import StackSettings
 from rpa_naming.flow_setting_bounds import FLOW_SETTING_BOUNDS
 

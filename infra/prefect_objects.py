@@ -5,45 +5,58 @@ own rules to the names the stack gives them, before anything is sent) start from
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic.alias_generators import to_camel
 
 from infra.policies import rules
 from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimitInputs
-from infra.prefect_resources.inputs import Problem, ResourceInputs
+from infra.prefect_resources.inputs import ResourceInputs
 from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrencyLimitInputs
 from infra.prefect_resources.variable import VariableInputs
 from infra.prefect_resources.work_pool import WorkPoolInputs
 from infra.prefect_resources.work_queue import WorkQueueInputs
 from infra.prefect_resources.work_queue_priorities import WorkQueuePrioritiesInputs
-from infra.settings import ConcurrencyLimitSettings, PoolSettings, QueueSettings, StackSettings
+from infra.problem import Problem
+from infra.settings import (
+    ConcurrencyLimitSettings,
+    PoolSettings,
+    QueueSettings,
+    StackModel,
+    StackSettings,
+)
+
+Inputs = TypeVar("Inputs", bound=ResourceInputs)
+
+
+def derived(inputs: type[Inputs], settings: StackSettings, declared: StackModel, **given: Any) -> Inputs:
+    """A resource's inputs from the settings object that declares it: every field both models have, taken
+    as the stack file says it (so a field added to both travels without a mapping), then `given` (the names
+    the stack gives it on the server ...) and how the stack manages it."""
+    shared = inputs.model_fields.keys() & type(declared).model_fields.keys()
+    return inputs.model_validate(
+        {**{name: getattr(declared, name) for name in shared}, **given, **managed(settings)}
+    )
+
+
+def managed(settings: StackSettings) -> dict[str, Any]:
+    """How the stack manages each object it declares: whether it adopts one that exists; in which file."""
+    return {"adopt": settings.platform.adopt_existing, "declared_in": settings.source}
 
 
 def work_pool_inputs(settings: StackSettings, pool: PoolSettings) -> WorkPoolInputs:
-    return WorkPoolInputs(
+    return derived(
+        WorkPoolInputs,
+        settings,
+        pool,
         name=settings.pool_name(pool.name),
-        type=pool.type,
-        description=pool.description,
-        concurrency_limit=pool.concurrency_limit,
-        paused=pool.paused,
-        base_job_template=pool.base_job_template,
         job_defaults=settings.job_defaults(pool),
-        adopt=settings.platform.adopt_existing,
-        declared_in=settings.source,
     )
 
 
 def work_queue_inputs(settings: StackSettings, queue: QueueSettings) -> WorkQueueInputs:
-    return WorkQueueInputs(
-        name=queue.name,
-        work_pool_name=settings.pool_name(queue.pool),
-        concurrency_limit=queue.concurrency_limit,
-        description=queue.description,
-        paused=queue.paused,
-        adopt=settings.platform.adopt_existing,
-        declared_in=settings.source,
-    )
+    """(A queue's priority is set on its pool's WorkQueuePriorities: it is no field of a queue's inputs.)"""
+    return derived(WorkQueueInputs, settings, queue, work_pool_name=settings.pool_name(queue.pool))
 
 
 def queue_priorities_inputs(settings: StackSettings, pool: PoolSettings) -> WorkQueuePrioritiesInputs | None:
@@ -55,34 +68,17 @@ def queue_priorities_inputs(settings: StackSettings, pool: PoolSettings) -> Work
 
 
 def variable_inputs(settings: StackSettings, key: str, value: Any) -> VariableInputs:
-    return VariableInputs(
-        name=settings.variable_name(key),
-        value=value,
-        adopt=settings.platform.adopt_existing,
-        declared_in=settings.source,
-    )
+    return VariableInputs(name=settings.variable_name(key), value=value, **managed(settings))
 
 
 def concurrency_limit_inputs(
     settings: StackSettings, limit: ConcurrencyLimitSettings
 ) -> GlobalConcurrencyLimitInputs:
-    return GlobalConcurrencyLimitInputs(
-        name=settings.limit_name(limit.name),
-        limit=limit.limit,
-        active=limit.active,
-        slot_decay_per_second=limit.slot_decay_per_second,
-        adopt=settings.platform.adopt_existing,
-        declared_in=settings.source,
-    )
+    return derived(GlobalConcurrencyLimitInputs, settings, limit, name=settings.limit_name(limit.name))
 
 
 def tag_limit_inputs(settings: StackSettings, tag: str, limit: int) -> TaskRunConcurrencyLimitInputs:
-    return TaskRunConcurrencyLimitInputs(
-        tag=settings.tag(tag),
-        limit=limit,
-        adopt=settings.platform.adopt_existing,
-        declared_in=settings.source,
-    )
+    return TaskRunConcurrencyLimitInputs(tag=settings.tag(tag), limit=limit, **managed(settings))
 
 
 def prefect_problems(settings: StackSettings) -> list[Problem]:

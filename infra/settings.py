@@ -25,7 +25,8 @@ import rpa_naming
 from infra import config_keys
 from infra.docker_rules import container_name_problem, memory_problem
 from infra.prefect_resources.bounds import MAX_STORED_INT, Count, Priority, SlotDecay
-from infra.prefect_resources.inputs import Problem, describe_error, error_path
+from infra.prefect_resources.inputs import describe_error, error_path
+from infra.problem import Problem
 from infra.url_credentials import has_credentials, masked_url
 
 PoolType = Literal["docker", "process"]

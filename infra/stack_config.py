@@ -1,17 +1,17 @@
-"""A stack's settings, read and validated in full: from the running Pulumi program's config, or from the
-stack file itself.
+"""The one reader of stack files: a stack's settings, read and validated in full, from the running Pulumi
+program's config or from `Pulumi.<stack>.yaml` itself; the list of stacks; where their files are.
 
-The program reads Pulumi's config (secrets decrypted by the engine). Tools that run without the Pulumi CLI
-(`make check`, the policy tests, `make list-config`) read `Pulumi.<stack>.yaml` directly; there encrypted
-values stay opaque, which is all validation needs. Either way, every problem is reported before anything is
-declared: types and references, Prefect's rules for the names the stack gives its objects, and what the
-shipped flows need from every stack.
+The program reads Pulumi's config (secrets decrypted by the engine). Everything else (`make check`,
+`make list-config`, `make status`, the tests) reads the stack file through here; there encrypted values stay
+opaque, which is all validation needs. Either way, every problem is reported before anything is declared:
+types and references, Prefect's rules for the names the stack gives its objects, and what the shipped flows
+need from every stack. (Rules between stacks: `between_stacks`.)
 """
 
 import difflib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
@@ -19,21 +19,43 @@ from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 from infra import config_keys
 from infra.flow_requirements import flow_requirement_problems
 from infra.prefect_objects import prefect_problems
-from infra.prefect_resources.inputs import Problem
+from infra.problem import Problem
 from infra.settings import SettingsError, StackSettings, parse_config, reference_problems
 from infra.yaml_file import YamlFileError, load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENCRYPTED = "(encrypted)"
+STACKS: Final = ("dev", "staging", "prod")
+"""The shipped stacks, in the order changes are promoted through them (and their limits grow)."""
 
 
 def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
     return root / f"Pulumi.{stack}.yaml"
 
 
+def stack_of(path: Path) -> str:
+    """`Pulumi.prod.yaml` -> `prod`."""
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+
+
 def stack_files(root: Path = PROJECT_ROOT) -> list[Path]:
-    """Every stack's file in the repository (`Pulumi.<stack>.yaml`)."""
+    """Every stack's file in `root` (`Pulumi.<stack>.yaml`), shipped or not."""
     return sorted(root.glob("Pulumi.*.yaml"))
+
+
+def read_stack_document(path: Path) -> dict[str, Any]:
+    """The stack file as written (secrets encrypted), its `config:` a mapping: for the tools and tests that
+    copy or edit one. SettingsError, naming the file, when it is not such a document."""
+    try:
+        document = load_yaml(path) or {}
+    except YamlFileError as error:
+        raise SettingsError(path.name, [Problem("(file)", str(error))]) from None
+    if not isinstance(document, dict):
+        raise SettingsError(path.name, [Problem("(file)", "must be a mapping with a `config:` mapping")])
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise SettingsError(path.name, [Problem("(file)", "`config:` must be a mapping of keys to values")])
+    return {**document, "config": config}
 
 
 def parse_stack_settings(stack: str, source: str, raw: dict[str, Any]) -> StackSettings:
@@ -65,17 +87,7 @@ def from_pulumi_config() -> StackSettings:
 
 def from_stack_file(path: Path) -> StackSettings:
     """Settings from a `Pulumi.<stack>.yaml` on disk, secrets left encrypted."""
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    try:
-        document = load_yaml(path) or {}
-    except YamlFileError as error:
-        raise SettingsError(path.name, [Problem("(file)", str(error))]) from None
-    if not isinstance(document, dict):
-        raise SettingsError(path.name, [Problem("(file)", "must be a mapping with a `config:` mapping")])
-    config = document.get("config")
-    if not isinstance(config or {}, dict):
-        raise SettingsError(path.name, [Problem("(file)", "`config:` must be a mapping of keys to values")])
-    raw, problems = project_keys(config or {})
+    raw, problems = project_keys(read_stack_document(path)["config"])
     for key, value in list(raw.items()):
         encrypted = isinstance(value, dict) and set(value) == {"secure"}
         if key in config_keys.SECRETS and encrypted:
@@ -87,7 +99,7 @@ def from_stack_file(path: Path) -> StackSettings:
     problems += decode_platform(raw)
     if problems:
         raise SettingsError(path.name, problems)
-    return parse_stack_settings(stack, path.name, raw)
+    return parse_stack_settings(stack_of(path), path.name, raw)
 
 
 def encrypted_but_not_secret(key: str) -> Problem:

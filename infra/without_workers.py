@@ -15,7 +15,8 @@ from pathlib import Path
 import yaml
 
 from infra import config_keys
-from infra.stack_config import stack_file
+from infra.settings import SettingsError
+from infra.stack_config import read_stack_document, stack_file
 
 
 def workers_in_state(stack: str) -> list[str]:
@@ -30,9 +31,9 @@ def workers_in_state(stack: str) -> list[str]:
 
 
 def without_workers(document: dict) -> dict:
-    """The stack file's document with `platform.workers` removed; everything else (the encryption salt,
-    secrets, comments aside) as it was."""
-    config = dict(document.get("config") or {})
+    """The stack file's document (as `read_stack_document` gives it) with `platform.workers` removed;
+    everything else (the encryption salt, secrets, comments aside) as it was."""
+    config = dict(document["config"])
     platform = config.get(config_keys.qualified(config_keys.PLATFORM))
     if isinstance(platform, dict):
         config[config_keys.qualified(config_keys.PLATFORM)] = {
@@ -53,7 +54,11 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    document = yaml.safe_load(stack_file(args.stack).read_text()) or {}
+    try:
+        document = read_stack_document(stack_file(args.stack))
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(yaml.safe_dump(without_workers(document), sort_keys=False))
     return 0

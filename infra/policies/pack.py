@@ -57,9 +57,4 @@ POLICIES = [
         "The workers of a pool can start as many flow runs as the pool admits.",
         rules.worker_capacity_reaches_pool_limit,
     ),
-    stack_policy(
-        "environments-grow-toward-production",
-        "prod's limits are not below staging's, staging's not below dev's, role by role.",
-        lambda _resources: rules.environments_grow_toward_production(rules.read_stack_platforms()),
-    ),
 ]

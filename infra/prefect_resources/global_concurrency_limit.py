@@ -10,9 +10,10 @@ from prefect.exceptions import ObjectNotFound
 from pydantic import Field
 
 from infra.prefect_resources.bounds import Count, SlotDecay
-from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
+from infra.prefect_resources.inputs import ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
+from infra.problem import Problem
 
 # Names Prefect itself gives to the limits it manages: tag limits and deployment concurrency.
 TAG_LIMIT_PREFIX = "tag:"

@@ -6,21 +6,15 @@ the same words whether it comes from a stack file or from a program that uses th
 """
 
 from collections.abc import Callable
-from typing import Any, ClassVar, NamedTuple, Self
+from typing import Any, ClassVar, Self
 
 from prefect.types.names import BANNED_CHARACTERS, WITHOUT_BANNED_CHARACTERS
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
+from infra.problem import Problem
 from infra.url_credentials import masked_url
-
-
-class Problem(NamedTuple):
-    """One reason an input is refused: `property` is the camelCase path inside the resource's inputs."""
-
-    property: str
-    reason: str
 
 
 def error_path(loc: tuple[str | int, ...]) -> str:

@@ -18,9 +18,10 @@ from infra.prefect_resources.global_concurrency_limit import (
     GlobalConcurrencyLimitInputs,
     GlobalConcurrencyLimitProvider,
 )
-from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
+from infra.prefect_resources.inputs import ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
+from infra.problem import Problem
 
 
 class TaskRunConcurrencyLimitInputs(ResourceInputs):

@@ -11,9 +11,10 @@ from prefect.exceptions import ObjectNotFound
 from pydantic import Field
 
 from infra.prefect_resources.bounds import MAX_EXACT_NUMBER
-from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
+from infra.prefect_resources.inputs import ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
+from infra.problem import Problem
 
 
 class VariableInputs(ResourceInputs):

@@ -14,9 +14,10 @@ from pydantic import Field
 from infra.docker_rules import memory_problem
 from infra.prefect_resources.bounds import Count
 from infra.prefect_resources.deployment_guard import deployments_targeting, refuse_to_strand
-from infra.prefect_resources.inputs import Problem, ResourceInputs, prefect_model_problems
+from infra.prefect_resources.inputs import ResourceInputs, prefect_model_problems
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
+from infra.problem import Problem
 
 RESERVED_PREFIX = "prefect"  # The server answers 403 to pool names starting with it.
 

@@ -17,9 +17,10 @@ from prefect.exceptions import ObjectNotFound
 from pydantic import Field
 
 from infra.prefect_resources.bounds import Priority
-from infra.prefect_resources.inputs import Problem, ResourceInputs
+from infra.prefect_resources.inputs import ResourceInputs
 from infra.prefect_resources.provider import PrefectProvider
 from infra.prefect_resources.resource import PrefectResource
+from infra.problem import Problem
 
 
 class WorkQueuePrioritiesInputs(ResourceInputs):

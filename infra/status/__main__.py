@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from infra.settings import SettingsError
-from infra.stack_config import PROJECT_ROOT, from_stack_file, stack_file, stack_files
+from infra.stack_config import PROJECT_ROOT, from_stack_file, stack_file, stack_files, stack_of
 from infra.status.model import StackError, StackReport, StatusOutput
 from infra.status.render import render
 from infra.status.report import Options, StackUnavailable, stack_report
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     reports: list[StackReport] = []
     errors: list[StackError] = []
     for path in paths:
-        stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        stack = stack_of(path)
         try:
             if not path.is_file():
                 known = ", ".join(p.name for p in stack_files(args.dir)) or "none"

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from infra import config_keys
-from infra.stack_config import PROJECT_ROOT
+from infra.stack_config import read_stack_document, stack_file
 
 API_KEY_SECRET = f"pnu_battery{uuid.uuid4().hex}"
 PASSWORD_SECRET = f"battery-pw-{uuid.uuid4().hex}"
@@ -79,7 +79,7 @@ class BadStackFile:
 
 def base_config(api_url: str, encrypted: Encrypted) -> Config:
     """The shipped dev stack with its workers, the credentials set encrypted and a tag limit: valid."""
-    config = copy.deepcopy(yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())["config"])
+    config = read_stack_document(stack_file("dev"))["config"]
     config[URL] = api_url
     config[API_KEY] = {"secure": encrypted.api_key}
     config[AUTH] = {"secure": encrypted.auth_string}

@@ -3,8 +3,8 @@ one stack's destroy leaves the others as they were."""
 
 from prefect.client.orchestration import SyncPrefectClient
 
-from infra.stack_config import from_stack_file
-from tests.support.pulumi_cli import STACKS, PulumiProject
+from infra.stack_config import STACKS, from_stack_file
+from tests.support.pulumi_cli import PulumiProject
 from tests.support.server_state import declared, held, left_on_server
 
 

@@ -13,7 +13,7 @@ from prefect.client.schemas.actions import VariableCreate
 from flows.runtime import InvalidVariableError, RunSettings
 from infra.flow_requirements import flow_requirement_problems
 from infra.settings import StackSettings
-from infra.stack_config import PROJECT_ROOT, from_stack_file
+from infra.stack_config import from_stack_file, stack_file
 from rpa_naming import ENVIRONMENT_ENV_VAR, flow_variable_name
 
 REFUSED = [
@@ -38,7 +38,7 @@ def with_variable(stack: StackSettings, key: str, value: object) -> StackSetting
 
 @pytest.mark.parametrize(("setting", "value"), REFUSED)
 def test_a_stack_file_with_an_out_of_bounds_variable_is_refused_by_its_prefect_name(setting, value):
-    stack = from_stack_file(PROJECT_ROOT / "Pulumi.prod.yaml")
+    stack = from_stack_file(stack_file("prod"))
     problems = flow_requirement_problems(with_variable(stack, f"rpa3_{setting}", value))
     assert [(p.property, p.reason.split(":")[0]) for p in problems] == [
         (f"platform.variables.rpa3_{setting}", f"Prefect Variable production_rpa3_{setting}")
@@ -48,7 +48,7 @@ def test_a_stack_file_with_an_out_of_bounds_variable_is_refused_by_its_prefect_n
 
 @pytest.mark.parametrize(("setting", "value"), ACCEPTED)
 def test_values_within_the_bounds_pass(setting, value):
-    stack = from_stack_file(PROJECT_ROOT / "Pulumi.prod.yaml")
+    stack = from_stack_file(stack_file("prod"))
     assert flow_requirement_problems(with_variable(stack, f"rpa3_{setting}", value)) == []
 
 

@@ -21,12 +21,11 @@ import pytest
 import yaml
 
 from infra import config_keys
-from infra.stack_config import PROJECT_ROOT
+from infra.stack_config import PROJECT_ROOT, STACKS, read_stack_document, stack_file
 from infra.without_workers import without_workers
 
 PULUMI_BIN = PROJECT_ROOT / ".build" / "bin"
 PASSPHRASE = "rpa-platform-tests"
-STACKS = ("dev", "staging", "prod")
 PLATFORM_KEY = config_keys.qualified(config_keys.PLATFORM)
 
 
@@ -110,7 +109,7 @@ class PulumiProject:
         project = cls(root=root, state=destination / "state", api_url=api_url)
         project.state.mkdir()
         for stack in STACKS:
-            document = without_workers(yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text()))
+            document = without_workers(read_stack_document(stack_file(stack)))
             document["config"][config_keys.qualified(config_keys.API_URL)] = api_url
             project.write_stack_file(stack, document)
         return project
@@ -118,10 +117,10 @@ class PulumiProject:
     # --- the stack files ---------------------------------------------------------------------------------
 
     def stack_file(self, stack: str) -> Path:
-        return self.root / f"Pulumi.{stack}.yaml"
+        return stack_file(stack, self.root)
 
     def read_stack_file(self, stack: str) -> dict[str, Any]:
-        return yaml.safe_load(self.stack_file(stack).read_text())
+        return read_stack_document(self.stack_file(stack))
 
     def write_stack_file(self, stack: str, document: dict[str, Any]) -> None:
         self.stack_file(stack).write_text(yaml.safe_dump(document, sort_keys=False))

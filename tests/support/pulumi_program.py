@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, set_all_config, set_mocks
 from pulumi.runtime.settings import reset_options
 
 from infra import config_keys
+from infra.stack_config import read_stack_document
 
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 
@@ -47,7 +47,7 @@ class Inventory(Mocks):
 
 def pulumi_config_of(stack_file: Path) -> dict[str, str]:
     """A stack file's config as the CLI hands it to the program: objects as JSON, everything as text."""
-    config = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+    config = read_stack_document(stack_file)["config"]
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
 
 

@@ -4,20 +4,19 @@ Prefect would ignore, and deployments adding up past their pool's limit are name
 import copy
 from typing import Any
 
-import yaml
-
 from infra.deployment_check import deployment_problems
-from infra.stack_config import PROJECT_ROOT, from_stack_file
+from infra.stack_config import PROJECT_ROOT, STACKS, from_stack_file, stack_file
+from infra.yaml_file import load_yaml
 
-STACKS = [from_stack_file(PROJECT_ROOT / f"Pulumi.{stack}.yaml") for stack in ("dev", "staging", "prod")]
+SHIPPED = [from_stack_file(stack_file(stack)) for stack in STACKS]
 
 
 def shipped() -> dict[str, Any]:
-    return yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text())
+    return load_yaml(PROJECT_ROOT / "prefect.yaml")
 
 
 def problems(document: dict[str, Any]) -> list[str]:
-    return deployment_problems(document, STACKS, "prefect.yaml")
+    return deployment_problems(document, SHIPPED, "prefect.yaml")
 
 
 def test_shipped_prefect_yaml_agrees_with_the_stacks() -> None:

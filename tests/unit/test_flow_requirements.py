@@ -1,18 +1,18 @@
 """Every stack carries the Variables and limits the shipped flows read; a stack without one is refused."""
 
 from infra.flow_requirements import flow_requirement_problems
-from infra.stack_config import PROJECT_ROOT, from_stack_file
+from infra.stack_config import STACKS, from_stack_file, stack_file
 
-STACKS = [from_stack_file(PROJECT_ROOT / f"Pulumi.{stack}.yaml") for stack in ("dev", "staging", "prod")]
+SHIPPED = [from_stack_file(stack_file(stack)) for stack in STACKS]
 
 
 def test_every_stack_carries_what_the_flows_read() -> None:
-    for stack in STACKS:
+    for stack in SHIPPED:
         assert flow_requirement_problems(stack) == []
 
 
 def test_a_stack_without_a_flow_variable_or_limit_is_refused() -> None:
-    stack = STACKS[0]
+    stack = SHIPPED[0]
     platform = stack.platform.model_copy(
         update={
             "variables": {k: v for k, v in stack.platform.variables.items() if k != "rpa2_timeout"},

@@ -1,7 +1,6 @@
 """The policy rules on the resources the program really declares (under Pulumi's mocks, with the property
-shapes the policy engine sees), and on crafted bad stacks."""
+shapes the policy engine sees), and on crafted bad stacks. (The rule between stacks: test_check.py.)"""
 
-import copy
 import json
 from typing import Any
 
@@ -9,14 +8,12 @@ import pytest
 
 from infra.policies import rules
 from infra.rpa_platform import RpaPlatform
-from infra.stack_config import PROJECT_ROOT, from_pulumi_config
+from infra.stack_config import STACKS, from_pulumi_config, stack_file
 from tests.support.pulumi_program import pulumi_config_of, run_under_mocks
-
-STACKS = ["dev", "staging", "prod"]
 
 
 def declared(stack: str, edit: Any = None) -> list[rules.Resource]:
-    config = pulumi_config_of(PROJECT_ROOT / f"Pulumi.{stack}.yaml")
+    config = pulumi_config_of(stack_file(stack))
     if edit:
         config = edit(config)
     inventory = run_under_mocks(
@@ -39,10 +36,6 @@ def all_violations(resources: list[rules.Resource]) -> list[str]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_shipped_stacks_pass_every_rule(stack: str) -> None:
     assert all_violations(declared(stack)) == []
-
-
-def test_shipped_stacks_grow_toward_production() -> None:
-    assert rules.environments_grow_toward_production(rules.read_stack_platforms()) == []
 
 
 def test_privileged_worker() -> None:
@@ -96,9 +89,6 @@ def test_a_stack_without_workers_passes_every_rule(stack: str) -> None:
     resources = declared(stack, without_workers)
     assert not [props for kind, props in resources if kind == rules.CONTAINER]
     assert all_violations(resources) == []
-    platforms = rules.read_stack_platforms()
-    platforms = {name: {k: v for k, v in p.items() if k != "workers"} for name, p in platforms.items()}
-    assert rules.environments_grow_toward_production(platforms) == []
 
 
 @pytest.mark.parametrize(
@@ -119,14 +109,3 @@ def test_zero_limits_only_when_switched_off(resource_type: str, props: dict[str,
     switched_off = {**props, "active": False, "paused": True}
     if resource_type != rules.TAG_LIMIT:
         assert rules.no_zero_limit_unless_inactive(resource_type, switched_off) == []
-
-
-def test_prod_below_staging_is_refused() -> None:
-    platforms = copy.deepcopy(rules.read_stack_platforms())
-    platforms["prod"]["pools"][0]["concurrencyLimit"] = 6
-    platforms["prod"]["concurrencyLimits"][0]["limit"] = 7
-    platforms["prod"]["variables"]["rpa3_max_concurrent_tasks"] = 3
-    violations = rules.environments_grow_toward_production(platforms)
-    assert "pool rpa-docker concurrencyLimit: prod has 6, below staging's 8" in violations
-    assert "concurrency limit erp-api: prod has 7, below staging's 8" in violations
-    assert "variable rpa3_max_concurrent_tasks: prod has 3, below staging's 8" in violations

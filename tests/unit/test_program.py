@@ -3,7 +3,6 @@ what the stack file says, with the seed's numbers, and every dynamic provider mu
 
 import base64
 import runpy
-from pathlib import Path
 from typing import Any
 
 import dill
@@ -13,20 +12,15 @@ import pytest
 from infra.prefect_resources.provider import PrefectProvider
 from infra.rpa_platform import RpaPlatform
 from infra.settings import SettingsError
-from infra.stack_config import PROJECT_ROOT, from_pulumi_config, from_stack_file
+from infra.stack_config import STACKS, from_pulumi_config, from_stack_file, stack_file
 from tests.support.prefect_server import PrefectServer
 from tests.support.pulumi_program import Inventory, pulumi_config_of, run_under_mocks
 
-STACKS = ["dev", "staging", "prod"]
 SEED = {  # The seed's numbers per environment: rpa3 task width and timeout.
     "dev": ("development", 5, 30),
     "staging": ("staging", 8, 60),
     "prod": ("production", 15, 120),
 }
-
-
-def stack_file(stack: str) -> Path:
-    return PROJECT_ROOT / f"Pulumi.{stack}.yaml"
 
 
 def declare(stack: str, config: dict[str, str] | None = None) -> tuple[Inventory, dict[str, Any]]:
