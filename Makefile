@@ -36,7 +36,7 @@ help: ## List the verbs
 setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv) and the pinned Pulumi CLI
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev]"  # dev: every extra (infra, flows, worker, loadtest) and the tools
 	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
 	$(POLICY_VENV)/bin/pip install --quiet -r infra/policies/requirements.txt
 	@# Pulumi starts dynamic providers in the program's directory (infra/) and resolves Pulumi.yaml's
@@ -44,9 +44,10 @@ setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv) and the
 	ln -sfn ../$(VENV) infra/$(VENV)
 	$(MAKE) pulumi-cli
 
-lint: ## ruff (lint and formatting); gofmt and go vet for the language host where Go is installed
+lint: ## ruff (lint and formatting), deptry (imports against pyproject's extras); gofmt and go vet where Go is installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/deptry infra flows rpa_naming local_prefect_server tools
 	@if command -v go >/dev/null; then \
 	  test -z "$$(gofmt -l tools/pulumi)" || { gofmt -l tools/pulumi; echo "gofmt: format these"; exit 1; }; \
 	  cd tools/pulumi && go vet ./cmd/...; fi
@@ -81,7 +82,7 @@ run-%: ## Run a deployment, follow it, print its metrics and UI link: `make run-
 demo-erp: ## The demo ERP the flows call, on 127.0.0.1:8765 (foreground)
 	$(BIN)/python -m flows.demo_erp --port 8765
 
-image: ## Build the runtime image (workers and flow runs) locally, without a registry
+image: ## Build the runtime image (flow runs and their Docker workers: extras flows, worker) locally, without a registry
 	bash docker/build-images.sh
 
 LOCAL_SERVER = $(BIN)/python -m local_prefect_server --host 127.0.0.1 --port $(or $(SERVER_PORT),4200)

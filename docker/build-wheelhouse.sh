@@ -11,6 +11,8 @@ wheelhouse="$repo_root/.build/wheelhouse"
 default_python="$repo_root/.venv/bin/python"
 [[ -x "$default_python" ]] || default_python=python3
 python="${PYTHON:-$default_python}"
+# The image runs flows and the Docker worker that starts them; the Pulumi program ([infra]) never runs there.
+image_extras="flows,worker"
 
 # Compiled wheels must match the image's CPython 3.11 ABI; the host is bookworm x86_64 like the image,
 # so manylinux/cp311 wheels and anything built here from an sdist load there.
@@ -31,7 +33,7 @@ else
   mkdir -p "$wheelhouse/deps"
   # async-timeout: redis wants it only below Python 3.11.3, so a 3.11.7 host leaves it out while the
   # image's 3.11.2 needs it. Naming it keeps the wheelhouse complete for any 3.11 patch release.
-  pip_wheel --wheel-dir "$wheelhouse/deps" "$repo_root" async-timeout
+  pip_wheel --wheel-dir "$wheelhouse/deps" "$repo_root[$image_extras]" async-timeout
   rm -f "$wheelhouse"/deps/rpa_platform-*.whl
   touch "$wheelhouse/deps/.stamp-$stamp"
 fi

@@ -9,11 +9,14 @@ from typing import Final, Literal
 
 Environment = Literal["development", "staging", "production"]
 
-# Set in every flow-run container by the pool's base job template, read by flows at run time.
-STACK_ENV_VAR: Final = "RPA_STACK"
-ENVIRONMENT_ENV_VAR: Final = "RPA_ENVIRONMENT"
+# The flows read every setting of theirs from `RPA_*` environment variables (one settings model, this prefix).
+ENV_PREFIX: Final = "RPA_"
+# Set in every flow-run container by the pool's base job template and by each deployment's job variables in
+# prefect.yaml; a deployed run without them refuses to start rather than guess its stack.
+STACK_ENV_VAR: Final = f"{ENV_PREFIX}STACK"
+ENVIRONMENT_ENV_VAR: Final = f"{ENV_PREFIX}ENVIRONMENT"
 
-# What a flow run outside any pool (a developer's `python -m flows.rpa3`) assumes.
+# What a flow run outside any deployment (a developer's `python -m flows.rpa3`) assumes, and says so.
 LOCAL_STACK: Final = "dev"
 LOCAL_ENVIRONMENT: Final[Environment] = "development"
 

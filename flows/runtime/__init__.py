@@ -1,7 +1,8 @@
 """The concurrency runtime the RPA flows share.
 
-- `RunSettings.load(flow)`: stack and environment from `RPA_STACK` / `RPA_ENVIRONMENT`, width and timeout
-  from the stack's Variables; `sized(flow, settings)` applies the width to a flow's task runner.
+- `RunSettings.load(flow)`: stack and environment from `RPA_STACK` / `RPA_ENVIRONMENT` (`FlowEnvironment`
+  reads every `RPA_*` setting; a deployed run must have both), width and timeout from the stack's Variables;
+  `sized(flow, settings)` applies the width to a flow's task runner.
 - `FlowRuntime.open(settings, concurrency=[...], rates=[...])`: per-run slot pools and rate limiters over the
   stack's Prefect global limits (`<stack>-<resource>`), held without a server round trip per task.
 - `GuardedHttpService`: slots, rate, circuit breaker, retries with Retry-After, per-environment timeout.
@@ -14,6 +15,7 @@ from flows.runtime.deadline import Deadline
 from flows.runtime.errors import (
     CircuitOpenError,
     ExternalServiceError,
+    FlowEnvironmentError,
     InvalidVariableError,
     MissingConcurrencyLimitError,
     MissingVariableError,
@@ -27,7 +29,7 @@ from flows.runtime.rate_limiter import RateLimiter, RatePolicy
 from flows.runtime.retry_policy import RetryPolicy
 from flows.runtime.run_metrics import RunMetrics
 from flows.runtime.run_observation import observed_run
-from flows.runtime.run_settings import RunSettings
+from flows.runtime.run_settings import FlowEnvironment, RunSettings
 from flows.runtime.sized_flow import sized
 from flows.runtime.slot_pool import SlotPolicy, SlotPool
 
@@ -37,6 +39,8 @@ __all__ = [
     "CircuitOpenError",
     "Deadline",
     "ExternalServiceError",
+    "FlowEnvironment",
+    "FlowEnvironmentError",
     "FlowRuntime",
     "GuardedHttpService",
     "InvalidVariableError",

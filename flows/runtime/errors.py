@@ -5,6 +5,10 @@ class RuntimeConfigurationError(RuntimeError):
     """The stack did not provision something the flow needs; fix the stack file, not the flow."""
 
 
+class FlowEnvironmentError(RuntimeConfigurationError):
+    """The run's `RPA_*` environment is missing or invalid: fix prefect.yaml or the pool, not the flow."""
+
+
 class MissingVariableError(RuntimeConfigurationError):
     def __init__(self, name: str) -> None:
         super().__init__(f"Prefect Variable {name!r} does not exist; the stack must provision it")

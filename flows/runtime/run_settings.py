@@ -1,15 +1,21 @@
 """What a flow run learns about itself at run time: its stack and environment from the flow run's environment
-(set by the pool's job template), its sizing from the stack's Prefect Variables. Nothing here is a constant
-in flow code: changing a Variable changes the next run, without a redeploy."""
+(set by the pool's job template and the deployment's job variables), its sizing from the stack's Prefect
+Variables. Nothing here is a constant in flow code: changing a Variable changes the next run, without a
+redeploy."""
 
-import os
+import logging
 from typing import Self
+from uuid import UUID
 
 from prefect.client.orchestration import SyncPrefectClient, get_client
-from pydantic import BaseModel, Field
+from prefect.context import FlowRunContext
+from prefect.logging import get_logger, get_run_logger
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from flows.runtime.errors import InvalidVariableError, MissingVariableError
+from flows.runtime.errors import FlowEnvironmentError, InvalidVariableError, MissingVariableError
 from rpa_naming import (
+    ENV_PREFIX,
     ENVIRONMENT_ENV_VAR,
     LOCAL_ENVIRONMENT,
     LOCAL_STACK,
@@ -25,6 +31,67 @@ _WIDTH = FLOW_SETTING_BOUNDS[MAX_CONCURRENT_TASKS]
 _TIMEOUT = FLOW_SETTING_BOUNDS[TIMEOUT]
 
 
+class FlowEnvironment(BaseSettings):
+    """Every `RPA_*` variable a flow run reads, read in this one place. An empty value counts as unset:
+    prefect.yaml's `{{ $VAR }}` templating turns a missing variable into ""."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    # No default here: whether a missing stack may become the dev stack depends on how the run started.
+    # The pattern is what every Prefect name derived from the stack accepts (limits refuse `/ % & > <`).
+    stack: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    environment: Environment | None = None
+    # In a flow-run container with host networking 127.0.0.1 is the Docker host, so these defaults reach a
+    # demo ERP on the host; anything else is set per stack in the pool's job variables (`env`).
+    erp_api_url: str = "http://127.0.0.1:8765"
+    # SQLAlchemy URL: sqlite:///path.db (one writer at a time) or postgresql+psycopg://user:pw@host/db.
+    database_url: str = "sqlite:///rpa-results.db"
+
+    @classmethod
+    def read(cls) -> Self:
+        """The current process environment, or a FlowEnvironmentError naming each bad variable."""
+        try:
+            return cls()
+        except ValidationError as error:
+            problems = [
+                f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}={e['input']!r}: {e['msg']}"
+                for e in error.errors()
+            ]
+            raise FlowEnvironmentError("invalid flow-run environment: " + "; ".join(problems)) from None
+
+    def stack_and_environment(self, deployment_id: UUID | None) -> tuple[str, Environment]:
+        """The run's stack and environment. A deployed run without them fails: guessing `dev` would run a
+        production deployment against the dev stack's Variables and limits. A local run defaults to the dev
+        stack and says so."""
+        missing = [
+            name
+            for name, value in ((STACK_ENV_VAR, self.stack), (ENVIRONMENT_ENV_VAR, self.environment))
+            if value is None
+        ]
+        if missing and deployment_id is not None:
+            names = " and ".join(missing)
+            raise FlowEnvironmentError(
+                f"{names} not set in this flow run of deployment {deployment_id}, and a deployed run never "
+                f"falls back to the {LOCAL_STACK!r} stack: set {names} in the deployment's "
+                "`job_variables.env` in prefect.yaml, or in the `env` of the work pool's base job template "
+                "(`make up` writes it there from Pulumi.<stack>.yaml)"
+            )
+        stack = self.stack or LOCAL_STACK
+        environment = self.environment or LOCAL_ENVIRONMENT
+        if missing:
+            _logger().warning(
+                "%s not set: a local run (not started by a deployment), so it uses stack %r, environment %r; "
+                "set %s to run against another stack",
+                " and ".join(missing),
+                stack,
+                environment,
+                STACK_ENV_VAR,
+            )
+        return stack, environment
+
+
 class RunSettings(BaseModel):
     flow: str
     stack: str
@@ -35,11 +102,11 @@ class RunSettings(BaseModel):
 
     @classmethod
     def load(cls, flow: str) -> Self:
-        """`RPA_STACK` / `RPA_ENVIRONMENT` from the environment (default `dev` / `development`, for runs
-        outside any pool), then the Variables `<environment>_<flow>_max_concurrent_tasks` and
-        `<environment>_<flow>_timeout`, each checked by the same rule as the stack file's values."""
-        stack = os.environ.get(STACK_ENV_VAR) or LOCAL_STACK
-        environment = os.environ.get(ENVIRONMENT_ENV_VAR) or LOCAL_ENVIRONMENT
+        """Stack and environment from `RPA_STACK` / `RPA_ENVIRONMENT` (checked before any server call, so a
+        misconfigured deployment fails at once), then the Variables
+        `<environment>_<flow>_max_concurrent_tasks` and `<environment>_<flow>_timeout`, each checked by the
+        same rule as the stack file's values."""
+        stack, environment = FlowEnvironment.read().stack_and_environment(_deployment_id())
         with get_client(sync_client=True) as client:
             values = {
                 setting: _variable(client, flow_variable_name(environment, flow, setting), setting)
@@ -48,10 +115,21 @@ class RunSettings(BaseModel):
         return cls(
             flow=flow,
             stack=stack,
-            environment=environment,  # type: ignore[arg-type]  # validated by pydantic
+            environment=environment,
             max_concurrent_tasks=values[MAX_CONCURRENT_TASKS],  # type: ignore[arg-type]  # checked above
             timeout_seconds=values[TIMEOUT],  # type: ignore[arg-type]  # checked above
         )
+
+
+def _deployment_id() -> UUID | None:
+    """The deployment that started this flow run; None outside a flow run or for a direct call."""
+    context = FlowRunContext.get()
+    return context.flow_run.deployment_id if context and context.flow_run else None
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    # Inside a flow run the run logger puts the line in the run's logs on the server, where people look.
+    return get_run_logger() if FlowRunContext.get() else get_logger(__name__)
 
 
 def _variable(client: SyncPrefectClient, name: str, setting: str) -> object:

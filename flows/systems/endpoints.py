@@ -1,23 +1,18 @@
-"""Where the external systems are: environment variables set by the pool's job template (or a developer's
-shell), with defaults for local runs against the demo ERP and a SQLite file.
+"""Where the external systems are: `RPA_ERP_API_URL` and `RPA_DATABASE_URL`, read with every other `RPA_*`
+setting by `FlowEnvironment` (set by the pool's job template or a developer's shell; its defaults are the demo
+ERP and a SQLite file, for local runs)."""
 
-In a flow-run container with host networking, 127.0.0.1 is the Docker host, so the defaults also reach a demo
-ERP running on the host; anything else is set per stack in the pool's job variables (`env`).
-"""
+from flows.runtime import FlowEnvironment
+from rpa_naming import ENV_PREFIX
 
-import os
-
-ERP_API_URL_ENV = "RPA_ERP_API_URL"
-LOCAL_ERP_API_URL = "http://127.0.0.1:8765"
-
-# SQLAlchemy URL: sqlite:///path.db (default; one writer at a time) or postgresql+psycopg://user:pw@host/db.
-DATABASE_URL_ENV = "RPA_DATABASE_URL"
-LOCAL_DATABASE_URL = "sqlite:///rpa-results.db"
+# The variables' names, for whoever starts a flow run with its environment (tests, tools/loadtest).
+ERP_API_URL_ENV = f"{ENV_PREFIX}ERP_API_URL"
+DATABASE_URL_ENV = f"{ENV_PREFIX}DATABASE_URL"
 
 
 def erp_api_url() -> str:
-    return os.environ.get(ERP_API_URL_ENV) or LOCAL_ERP_API_URL
+    return FlowEnvironment.read().erp_api_url
 
 
 def database_url() -> str:
-    return os.environ.get(DATABASE_URL_ENV) or LOCAL_DATABASE_URL
+    return FlowEnvironment.read().database_url

@@ -80,12 +80,17 @@ def test_image_is_labelled_with_the_project_version(image: str) -> None:
     assert labels["org.opencontainers.image.version"] == PYPROJECT["project"]["version"]
 
 
-def test_image_holds_the_project_and_the_docker_worker(image: str) -> None:
-    modules = ["prefect_docker", "infra", "rpa_naming"]
-    # flows/ is written in parallel with the image; import it once it is a package.
-    if (REPO_ROOT / "flows" / "__init__.py").exists():
-        modules.append("flows")
+def test_image_holds_the_flows_and_the_docker_worker(image: str) -> None:
+    modules = ["prefect_docker", "rpa_naming", "flows.rpa1.flow", "flows.rpa2.flow", "flows.rpa3.flow"]
     run_in_image(image, "python", "-c", f"import {', '.join(modules)}")
+
+
+def test_image_leaves_out_what_only_the_pulumi_program_needs(image: str) -> None:
+    """The image installs the [flows,worker] extras: the Pulumi SDKs, gRPC (only Pulumi needs it) and infra/
+    itself stay in Pulumi's venv."""
+    absent = ["pulumi", "pulumi_docker", "grpc", "infra"]
+    script = f"import importlib.util; print([m for m in {absent!r} if importlib.util.find_spec(m)])"
+    assert run_in_image(image, "python", "-c", script).stdout.strip() == "[]"
 
 
 def test_container_talks_to_the_prefect_server_on_the_host(image: str, prefect_server: PrefectServer) -> None:
