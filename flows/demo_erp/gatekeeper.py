@@ -1,9 +1,9 @@
 """The demo ERP's admission decision and bookkeeping for every business request."""
 
 import math
-import time
 from dataclasses import dataclass, field
 
+from flows.clock import SYSTEM_CLOCK, Clock
 from flows.demo_erp.behaviour import ErpBehaviour
 from flows.demo_erp.meters import ConcurrencyGauge, SlidingWindowRate, TokenBucket
 from flows.demo_erp.stats import CallerStats, ErpStats
@@ -26,6 +26,8 @@ class Gatekeeper:
     timeline: TimelineRecorder = field(default_factory=TimelineRecorder)
     # Idempotency-Key -> earliest wall-clock time a retry was told it may come back.
     retry_not_before: dict[str, float] = field(default_factory=dict)
+    # Arrival and finish times are read from it; `finish(arrived_at=...)` takes its monotonic time.
+    clock: Clock = SYSTEM_CLOCK
 
     def __post_init__(self) -> None:
         self.reconfigure(self.behaviour)
@@ -39,7 +41,7 @@ class Gatekeeper:
 
     def reset(self) -> None:
         self.stats = ErpStats()
-        self.gauge = ConcurrencyGauge(current=self.gauge.current, _changed_at=time.monotonic())
+        self.gauge = ConcurrencyGauge(current=self.gauge.current, _changed_at=self.clock.monotonic())
         self.window = SlidingWindowRate()
         self.timeline = TimelineRecorder(self.timeline.bucket_seconds)
         self.retry_not_before.clear()
@@ -47,7 +49,7 @@ class Gatekeeper:
 
     def admit(self, idempotency_key: str | None, caller: str | None = None) -> Rejection | None:
         """Decide on an arriving request; when admitted, the caller must call `finish()` afterwards."""
-        now, monotonic = time.time(), time.monotonic()
+        now, monotonic = self.clock.now().timestamp(), self.clock.monotonic()
         stats = self.stats
         stats.arrivals += 1
         stats.first_arrival = stats.first_arrival or now
@@ -88,10 +90,10 @@ class Gatekeeper:
         return None
 
     def finish(self, caller: str | None = None, arrived_at: float | None = None) -> None:
-        """`arrived_at`: time.monotonic() when the request arrived, for the timeline's latencies."""
-        monotonic = time.monotonic()
+        """`arrived_at`: the clock's monotonic time when the request arrived, for the timeline's latencies."""
+        monotonic = self.clock.monotonic()
         self.gauge.leave(monotonic)
-        now = time.time()
+        now = self.clock.now().timestamp()
         latency = None if arrived_at is None else monotonic - arrived_at
         self.timeline.completion(now, self.gauge.current, latency)
         self.stats.last_completion = now

@@ -3,9 +3,9 @@ fast for `cooldown_seconds`; then one trial call is let through (half-open) and 
 the circuit. Only failures of the service count (5xx, transport errors); a 429 means it is alive."""
 
 import threading
-import time
 from enum import StrEnum
 
+from flows.clock import SYSTEM_CLOCK, Clock
 from flows.runtime.errors import CircuitOpenError
 
 
@@ -16,8 +16,15 @@ class BreakerState(StrEnum):
 
 
 class CircuitBreaker:
-    def __init__(self, service: str, failure_threshold: int = 5, cooldown_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        service: str,
+        failure_threshold: int = 5,
+        cooldown_seconds: float = 30.0,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.service = service
+        self._clock = clock
         self._failure_threshold = failure_threshold
         self._cooldown_seconds = cooldown_seconds
         self._lock = threading.Lock()
@@ -29,11 +36,11 @@ class CircuitBreaker:
     @property
     def state(self) -> BreakerState:
         with self._lock:
-            return self._current_state(time.monotonic())
+            return self._current_state(self._clock.monotonic())
 
     def before_call(self) -> None:
         """Raises CircuitOpenError instead of letting a call through while the service is presumed down."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         with self._lock:
             state = self._current_state(now)
             if state is BreakerState.CLOSED:
@@ -62,7 +69,7 @@ class CircuitBreaker:
             if self._state is BreakerState.HALF_OPEN or self._consecutive_failures >= self._failure_threshold:
                 opened = self._state is not BreakerState.OPEN
                 self._state = BreakerState.OPEN
-                self._opened_at = time.monotonic()
+                self._opened_at = self._clock.monotonic()
             self._trial_in_flight = False
         return opened
 

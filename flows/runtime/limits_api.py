@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
 import httpx
@@ -79,6 +79,24 @@ class LimitState:
     @property
     def free_slots(self) -> int:
         return self.limit - self.active_slots
+
+
+class Limits(Protocol):
+    """What the runtime asks of Prefect's global concurrency limits: `LimitsApi` asks a server, and
+    flows/runtime/memory_limits_api.py answers the same way from memory (tests/runtime/test_limits_contract.py
+    holds the two to the same behaviour)."""
+
+    def lease_storage(self) -> str | None: ...
+
+    def read(self, name: str) -> LimitState: ...
+
+    def lease_slots(self, name: str, slots: int, lease_seconds: float) -> UUID | None: ...
+
+    def renew(self, lease_id: UUID, lease_seconds: float) -> bool: ...
+
+    def release(self, lease_id: UUID) -> None: ...
+
+    def take_rate_tokens(self, name: str, count: int) -> bool: ...
 
 
 class LimitsApi:

@@ -25,16 +25,16 @@ import logging
 import math
 import random
 import threading
-import time
 from array import array
 from collections import deque
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from flows.clock import SYSTEM_CLOCK, Clock
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import NotARateLimitError, RuntimeConfigurationError, SlotWaitTimeout
-from flows.runtime.limits_api import LimitsApi, LimitState, ServerBusy
+from flows.runtime.limits_api import Limits, LimitState, ServerBusy
 from flows.runtime.run_metrics import RunMetrics
 from flows.runtime.slot_pool import SlotPool
 
@@ -59,7 +59,7 @@ class RatePolicy:
 
 @dataclass(frozen=True)
 class _Grant:
-    granted_at: float  # time.monotonic()
+    granted_at: float  # the limiter's clock.monotonic()
     slot: AbstractContextManager[None]  # the slot the call is made in (a no-op without a slot pool)
 
 
@@ -67,21 +67,24 @@ class RateLimiter:
     def __init__(
         self,
         name: str,
-        api: LimitsApi,
+        api: Limits,
         policy: RatePolicy,
         slots: SlotPool | None = None,
         *,
         metrics: RunMetrics,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        """`clock`: the one the tasks' deadlines and the slot pool are on."""
         self.name = name
+        self._clock = clock
         self._api = api
         self._policy = policy
         self._slots = slots
         self._lock = threading.Lock()
         self._waits = array("d")  # seconds each task waited for its token, appended under `_lock`
         metrics.slot_waits_of(name, self._copy_waits)
-        self._token_ready = threading.Condition(self._lock)
-        self._manager_wakeup = threading.Condition(self._lock)
+        self._token_ready = clock.condition(self._lock)
+        self._manager_wakeup = clock.condition(self._lock)
         self._grants: deque[_Grant] = deque()  # unspent tokens, oldest first
         self._waiting = 0
         self._short_of_slots = False  # the manager's last request for slots got fewer than it asked for
@@ -104,20 +107,22 @@ class RateLimiter:
             self._manager_wakeup.notify()
             try:
                 while not deadline.expired():
-                    if self._drop_stale_tokens(time.monotonic()):
+                    if self._drop_stale_tokens(self._clock.monotonic()):
                         self._manager_wakeup.notify()  # this task woke too late for it: ask for another
                     if self._grants:
-                        self._waits.append(0.0 if waiting_since is None else time.monotonic() - waiting_since)
+                        self._waits.append(
+                            0.0 if waiting_since is None else self._clock.monotonic() - waiting_since
+                        )
                         return self._grants.popleft().slot
                     if self._failure is not None:
                         raise self._failure
                     if self._closing:
                         raise RuntimeError(f"rate limiter {self.name!r} is closed")
                     if waiting_since is None:
-                        waiting_since = time.monotonic()
+                        waiting_since = self._clock.monotonic()
                     self._token_ready.wait(deadline.remaining())
                 short_of_slots = self._slots is not None and self._short_of_slots
-                self._waits.append(0.0 if waiting_since is None else time.monotonic() - waiting_since)
+                self._waits.append(0.0 if waiting_since is None else self._clock.monotonic() - waiting_since)
             finally:
                 self._waiting -= 1
         if self._slots is not None and short_of_slots:  # the slots held it back, not the rate
@@ -146,7 +151,7 @@ class RateLimiter:
         return dropped
 
     def _unserved(self) -> int:
-        self._drop_stale_tokens(time.monotonic())
+        self._drop_stale_tokens(self._clock.monotonic())
         return self._waiting - len(self._grants)
 
     def _manage(self) -> None:
@@ -178,7 +183,7 @@ class RateLimiter:
         headroom = math.ceil(decay * self._policy.headroom_seconds) if state.limit > 1 else 0
         capacity = max(1, state.limit - headroom)
         block = max(1, min(capacity // 2, round(decay * self._policy.block_seconds)))
-        now = read_at = datetime.now(UTC)
+        now = read_at = self._clock.now()
         if _room_at(state, wanted, capacity, now) <= now:
             write_at = now  # the rate is not what holds these tasks back
         else:
@@ -188,7 +193,7 @@ class RateLimiter:
         while not self._closing:
             self._sleep_until(write_at)
             # After a busy server made this write late, the bucket holds more room: take it while it lasts.
-            room = capacity - _occupied(state, read_at, datetime.now(UTC))
+            room = capacity - _occupied(state, read_at, self._clock.now())
             with self._lock:
                 count = min(max(block, room), self._unserved())
             if count <= 0:
@@ -201,7 +206,7 @@ class RateLimiter:
                 taken = self._api.take_rate_tokens(self.name, len(slots))
             except ServerBusy:
                 _give_back(slots)
-                write_at = _next_whole_slot(state, datetime.now(UTC))  # it wrote nothing: try again then
+                write_at = _next_whole_slot(state, self._clock.now())  # it wrote nothing: try again then
                 continue
             except BaseException:
                 _give_back(slots)
@@ -210,7 +215,7 @@ class RateLimiter:
                 _give_back(slots)
                 return  # someone else took the room: read again
             with self._lock:
-                now = time.monotonic()
+                now = self._clock.monotonic()
                 self._grants.extend(_Grant(now, slot) for slot in slots)
                 self._token_ready.notify(len(slots))
             return
@@ -218,19 +223,19 @@ class RateLimiter:
     def _slots_for(self, count: int) -> list[AbstractContextManager[None]]:
         if self._slots is None:
             return [nullcontext() for _ in range(count)]
-        slots = self._slots.take_up_to(count, time.monotonic() + self._policy.slot_wait_seconds)
+        slots = self._slots.take_up_to(count, self._clock.monotonic() + self._policy.slot_wait_seconds)
         with self._lock:
             self._short_of_slots = len(slots) < count
         return slots
 
     def _sleep_until(self, when: datetime) -> None:
         margin = random.uniform(*self._policy.write_margin_seconds)
-        self._sleep((when - datetime.now(UTC)).total_seconds() + margin)
+        self._sleep((when - self._clock.now()).total_seconds() + margin)
 
     def _sleep(self, seconds: float) -> None:
-        wake_at = time.monotonic() + seconds
+        wake_at = self._clock.monotonic() + seconds
         with self._lock:
-            while not self._closing and (remaining := wake_at - time.monotonic()) > 0:
+            while not self._closing and (remaining := wake_at - self._clock.monotonic()) > 0:
                 self._manager_wakeup.wait(remaining)
 
 

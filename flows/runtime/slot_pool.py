@@ -44,7 +44,6 @@ import logging
 import math
 import random
 import threading
-import time
 from array import array
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -52,10 +51,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from flows.clock import SYSTEM_CLOCK, Clock
 from flows.runtime import unheld_slots
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import RuntimeConfigurationError, SlotWaitTimeout
-from flows.runtime.limits_api import LimitsApi
+from flows.runtime.limits_api import Limits
 from flows.runtime.run_metrics import RunMetrics
 from flows.runtime.runtime_events import RuntimeEvents
 
@@ -113,17 +113,26 @@ class _Work:
 
 class SlotPool:
     def __init__(
-        self, name: str, api: LimitsApi, policy: SlotPolicy, *, metrics: RunMetrics, events: RuntimeEvents
+        self,
+        name: str,
+        api: Limits,
+        policy: SlotPolicy,
+        *,
+        metrics: RunMetrics,
+        events: RuntimeEvents,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        """`clock`: the one the tasks' deadlines are on."""
         self.name = name
+        self._clock = clock
         self._api = api
         self._policy = policy
         self._events = events
         self._waits = array("d")  # seconds each task waited in `slot`, appended under the lock it holds
         metrics.slot_waits_of(name, self._copy_waits)
         self._lock = threading.Lock()
-        self._slot_free = threading.Condition(self._lock)
-        self._manager_wakeup = threading.Condition(self._lock)
+        self._slot_free = clock.condition(self._lock)
+        self._manager_wakeup = clock.condition(self._lock)
         self._blocks: list[_Block] = []
         self._to_release: list[_Block] = []
         self._waiting = 0
@@ -135,7 +144,7 @@ class SlotPool:
         self._next_lease = 0.0  # pacing and courtesy
         self._next_read = 0.0
         # When this pool last held a block; a new pool counts as having gone without for long.
-        self._last_held = time.monotonic() - policy.starved_seconds
+        self._last_held = clock.monotonic() - policy.starved_seconds
         self._free_since: float | None = None  # free slots a pool holding some is waiting to see left over
         self._last_full = -math.inf  # when a read last found the limit full
         self._lost_slots = 0  # of leases the server forgot before they could expire
@@ -161,7 +170,7 @@ class SlotPool:
             lost, untouched_since, holding = self._lost_slots, self._full_untouched_since, bool(self._blocks)
         if lost:
             return unheld_slots.lost_leases(self.name, lost)
-        untouched = 0.0 if untouched_since is None else time.monotonic() - untouched_since
+        untouched = 0.0 if untouched_since is None else self._clock.monotonic() - untouched_since
         if holding or untouched < deadline.seconds / 2:
             return None  # slots change hands, or this run holds some: an ordinary wait for a busy limit
         storage = self._api.lease_storage()
@@ -169,7 +178,7 @@ class SlotPool:
 
     def take_up_to(self, count: int, until: float) -> list[AbstractContextManager[None]]:
         """Up to `count` slots, each given back when its context exits: those free once one is (the pool
-        leases for all `count` meanwhile), or none if none came before `until` (time.monotonic())."""
+        leases for all `count` meanwhile), or none if none came before `until` (on the pool's clock)."""
         first = self._take(until, wanted=count)
         if first is None:
             return []
@@ -212,7 +221,7 @@ class SlotPool:
                 block.in_use += 1
                 block.used = True
                 return block
-            asked_at = time.monotonic()
+            asked_at = self._clock.monotonic()
             if self._waiting == 0:  # demand starts: ask soon, not when the last watch planned to look
                 self._next_read = min(self._next_read, asked_at + self._poll_delay(asked_at))
             self._waiting += wanted
@@ -220,13 +229,13 @@ class SlotPool:
             try:
                 while (block := self._block_with_room()) is None:
                     self._raise_if_closed()
-                    if (remaining := until - time.monotonic()) <= 0:
+                    if (remaining := until - self._clock.monotonic()) <= 0:
                         break
                     self._slot_free.wait(remaining)
             finally:
                 self._waiting -= wanted
             if waits is not None:
-                waits.append(time.monotonic() - asked_at)
+                waits.append(self._clock.monotonic() - asked_at)
             if block is None:
                 return None
             block.in_use += 1
@@ -252,7 +261,7 @@ class SlotPool:
 
     def _block_with_room(self) -> _Block | None:
         """The fullest block that still has room: packing tasks lets the other blocks fall idle."""
-        open_blocks = [b for b in self._open_blocks(time.monotonic()) if b.in_use < b.size]
+        open_blocks = [b for b in self._open_blocks(self._clock.monotonic()) if b.in_use < b.size]
         return max(open_blocks, key=lambda b: (b.in_use, b.acquired_at), default=None)
 
     def _open_blocks(self, now: float) -> list[_Block]:
@@ -261,7 +270,7 @@ class SlotPool:
         return [b for b in self._blocks if not b.retiring and now - b.renewed_at < safe_until]
 
     def _give_back(self, block: _Block) -> None:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         with self._lock:
             block.in_use -= 1
             if block.lapsed:
@@ -283,7 +292,7 @@ class SlotPool:
     def _manage(self) -> None:
         while True:
             with self._lock:
-                work, sleep_for = self._plan(time.monotonic())
+                work, sleep_for = self._plan(self._clock.monotonic())
                 if work is None:
                     return
                 if not work:
@@ -300,7 +309,7 @@ class SlotPool:
                 # served on a later round: slower, never fatal, never over the limit.
                 logger.warning("slot pool %s: Prefect API call failed: %s", self.name, error)
                 with self._lock:
-                    self._back_off(time.monotonic())
+                    self._back_off(self._clock.monotonic())
 
     def _plan(self, now: float) -> tuple[_Work | None, float]:
         """What the manager should do now, or how long it may sleep. Called with the lock held."""
@@ -345,16 +354,16 @@ class SlotPool:
             self._read_and_grow()
 
     def _renew(self, block: _Block) -> Exception | None:
-        sent_at = time.monotonic()
+        sent_at = self._clock.monotonic()
         try:
             renewed = self._api.renew(block.lease_id, self._policy.lease_seconds)
         except Exception as error:
             with self._lock:
-                block.renew_due = time.monotonic() + self._policy.renew_retry_seconds
+                block.renew_due = self._clock.monotonic() + self._policy.renew_retry_seconds
             return error
         if renewed:
             self._events.renewed(self.name, block.lease_id, block.size)
-        answered_at = time.monotonic()
+        answered_at = self._clock.monotonic()
         with self._lock:
             policy = self._policy
             could_expire_at = block.renewed_at + policy.lease_seconds - policy.clock_margin_seconds
@@ -374,7 +383,7 @@ class SlotPool:
 
     def _read_and_grow(self) -> None:
         state = self._api.read(self.name)
-        now = time.monotonic()
+        now = self._clock.monotonic()
         with self._lock:
             self._limit_full = state.active and state.free_slots <= 0
             if self._limit_full:
@@ -417,13 +426,13 @@ class SlotPool:
         # others may wait: no flow run holds a block of several through its tenure while some hold none.
         share = 1 if contended else math.ceil(state.free_slots / 2)
         size = min(unserved, state.free_slots, share) if state.active else unserved
-        sent_at = time.monotonic()
+        sent_at = self._clock.monotonic()
         lease_id = self._api.lease_slots(self.name, size, self._policy.lease_seconds) if size > 0 else None
         with self._lock:
             self._warming = 0  # one attempt: after it, tasks ask for themselves
             if lease_id is not None:
                 self._add(lease_id, size, sent_at)
-                leased_at = time.monotonic()
+                leased_at = self._clock.monotonic()
                 self._next_read = self._next_lease = leased_at + self._policy.pace_seconds
             else:
                 self._back_off(now)
@@ -470,7 +479,7 @@ class SlotPool:
     def _unserved(self) -> int:
         """Slots wanted beyond those open: by waiting tasks, or by tasks announced through `warm`."""
         return max(self._waiting, self._warming) - sum(
-            b.size - b.in_use for b in self._open_blocks(time.monotonic())
+            b.size - b.in_use for b in self._open_blocks(self._clock.monotonic())
         )
 
     def _back_off(self, now: float) -> None:

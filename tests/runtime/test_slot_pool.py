@@ -1,0 +1,130 @@
+"""SlotPool's rare paths, deterministic: its manager thread and the tasks wait on a manual clock over the
+in-memory limits API, so minutes of leases, renewals and rotations replay in milliseconds."""
+
+import logging
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from flows.runtime.errors import MissingConcurrencyLimitError
+from flows.runtime.memory_limits_api import MemoryLimitsApi
+from flows.runtime.slot_pool import SlotPolicy, SlotPool
+from tests.runtime.runtime_harness import FlakyLimitsApi, Task, Worker, new_pool, with_manager
+from tests.support.manual_clock import ManualClock
+
+
+@pytest.fixture(autouse=True)
+def same_jitter_every_run() -> None:
+    random.seed(11)  # tenure and polling are jittered: the same each run
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def api(clock: ManualClock) -> FlakyLimitsApi:
+    api = FlakyLimitsApi(clock)
+    api.create_limit("erp-api", 4)
+    return api
+
+
+@pytest.fixture
+def pools() -> Iterator[list[SlotPool]]:
+    opened: list[SlotPool] = []
+    yield opened
+    for pool in opened:
+        pool.close(drain_seconds=1.0)
+
+
+def started(*tasks: Task) -> list[Task]:
+    for task in tasks:
+        task.start()
+    return list(tasks)
+
+
+def test_tasks_get_slots_and_idle_blocks_go_back(clock: ManualClock, api: MemoryLimitsApi, pools) -> None:
+    pool, manager = with_manager(lambda: new_pool("erp-api", api, clock))
+    pools.append(pool)
+    tasks = started(Task(pool, clock), Task(pool, clock), Task(pool, clock))
+    threads = [manager, *tasks]
+    clock.run_for(2.0, threads)
+    assert all(task.holding for task in tasks)
+    assert api.read("erp-api").active_slots >= 3
+    for task in tasks:
+        task.finish()
+    clock.run_for(1.0, threads)
+    assert api.read("erp-api").active_slots == 0 and api.active_leases() == 0
+
+
+def test_a_block_whose_renewals_keep_failing_hands_out_no_more_slots(
+    clock: ManualClock, api: FlakyLimitsApi, pools, caplog: pytest.LogCaptureFixture
+) -> None:
+    policy = SlotPolicy()  # lease 60 s, renewed every 20 s: no slot is handed out of a lease older than 40 s
+    pool, manager = with_manager(lambda: new_pool("erp-api", api, clock, policy))
+    pools.append(pool)
+    pool.warm(2)
+    clock.settle([manager])
+    first = started(Task(pool, clock))
+    clock.settle([manager, *first])
+    assert first[0].holding and api.active_leases() == 1  # one block of two, one slot of it used
+    api.renewals_fail = True
+    clock.run_for(policy.lease_seconds - policy.renew_every_seconds + 0.5, [manager, *first])
+    second = started(Task(pool, clock))
+    clock.run_for(2.0, [manager, *first, *second])
+    # The old block had room, but its lease may be gone before the next renewal: the slot came from another.
+    assert second[0].holding and api.active_leases() == 2
+    caplog.set_level(logging.WARNING, logger="flows.runtime.slot_pool")
+    clock.run_for(policy.renew_every_seconds, [manager, *first, *second])
+    api.renewals_fail = False
+    clock.run_for(policy.renew_retry_seconds * 2, [manager, *first, *second])
+    assert "lapsed before renewal" in caplog.text  # the old lease expired: the pool knows it holds nothing
+    first[0].finish()
+    second[0].finish()
+    clock.run_for(1.0, [manager, *first, *second])
+    assert api.read("erp-api").active_slots == 0 and api.active_leases() == 0
+
+
+def test_a_limit_deleted_under_waiting_tasks_fails_them(
+    clock: ManualClock, api: MemoryLimitsApi, pools
+) -> None:
+    api.create_limit("db-write", 1)
+    pool, manager = with_manager(lambda: new_pool("db-write", api, clock))
+    pools.append(pool)
+    tasks = started(Task(pool, clock), Task(pool, clock), Task(pool, clock))
+    threads = [manager, *tasks]
+    clock.run_for(1.0, threads)
+    holding = [task for task in tasks if task.holding]
+    assert len(holding) == 1
+    holder, waiting = holding[0], [task for task in tasks if task is not holding[0]]
+    api.delete_limit("db-write")
+    clock.run_for(2.0, threads)
+    assert all(isinstance(task.error, MissingConcurrencyLimitError) for task in waiting)
+    assert holder.holding  # a slot in use cannot be recalled: it goes back when its task is done
+    holder.finish()
+    clock.run_for(1.0, threads)
+    assert holder.error is None
+
+
+def test_three_flow_runs_on_one_full_limit_each_get_slots_in_turn(
+    clock: ManualClock, api: MemoryLimitsApi, pools
+) -> None:
+    api.create_limit("shared", 2)
+    runs, pool_managers = zip(
+        *(with_manager(lambda: new_pool("shared", api, clock)) for _ in range(3)), strict=True
+    )
+    pools.extend(runs)
+    workers = [Worker(pool, clock, work_seconds=0.3) for pool in runs for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    clock.run_for(30.0, [*pool_managers, *workers])
+    done_per_run = [sum(w.done for w in workers[i * 2 : i * 2 + 2]) for i in range(3)]
+    for worker in workers:
+        worker.stop()
+    clock.run_for(2.0, [*pool_managers, *workers])
+    assert all(w.error is None for w in workers)
+    # 2 slots x 30 s / 0.3 s is at most 200 tasks; each flow run must have had a fair part of them.
+    assert min(done_per_run) >= 20, done_per_run
+    assert api.read("shared").active_slots == 0
