@@ -1,7 +1,7 @@
 """What each Prefect worker container is, as a pure function of the stack settings.
 
-Pulumi turns these specs into pulumi-docker Containers; tests launch the very same specs on a real Docker
-engine, so what is tested is what `pulumi up` runs.
+Pulumi turns these specs into pulumi-docker Containers (infra/workers.py); tests launch those Containers'
+inputs on a real Docker engine, so what is tested is what `pulumi up` runs.
 """
 
 from dataclasses import dataclass, field

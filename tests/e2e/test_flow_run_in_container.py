@@ -1,5 +1,5 @@
 """The whole platform once, on real services, as `make local`, `make deploy` and `make run-rpa3-dev` do it:
-`pulumi up` of the dev stack, its worker container from the program's spec, the prefect.yaml deployed with
+`pulumi up` of the dev stack, its worker container as the program declares it, the prefect.yaml deployed with
 `prefect deploy`, and an rpa3 run executed by that worker in a flow-run container of its own, calling the demo
 ERP within the stack's limits and writing its results to the database on the mounted volume."""
 
@@ -14,8 +14,12 @@ from prefect.client.schemas.objects import FlowRun
 
 from flows.demo_erp.launcher import DemoErpProcess
 from infra.stack_config import PROJECT_ROOT, from_stack_file
-from infra.worker_spec import worker_container_specs
-from tests.support.docker_workers import docker_client_or_fail, start_worker, with_dev_workers
+from tests.support.docker_workers import (
+    declared_containers,
+    docker_client_or_fail,
+    launched,
+    with_dev_workers,
+)
 from tests.support.prefect_server import free_port
 from tests.support.pulumi_cli import PulumiProject
 
@@ -49,27 +53,30 @@ def test_rpa3_runs_in_a_flow_run_container_started_by_the_stack_worker(
     project: PulumiProject, cli_client: SyncPrefectClient, tmp_path: Path
 ) -> None:
     image = from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml").platform.pools[0].job_defaults["image"]
-    docker_client = docker_client_or_fail(str(image))
+    docker_client_or_fail(str(image))
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     erp = DemoErpProcess(port=free_port())
     erp_admin = erp.start()
-    containers = []
     try:
         project.edit_platform("dev", for_this_test(erp.url, data_dir))
         project.up("dev", "--policy-pack", "infra/policies")
         settings = with_dev_workers(project, poll_seconds=2, health_port=free_port())
-        containers = [start_worker(docker_client, spec) for spec in worker_container_specs(settings)]
-        project.deploy("dev")
+        with launched(declared_containers(settings)) as containers:
+            project.deploy("dev")
 
-        deployment = cli_client.read_deployment_by_name("rpa3/dev")
-        assert deployment.work_pool_name == "dev-rpa-docker"
-        assert deployment.work_queue_name == "batch"
-        flow_run = cli_client.create_flow_run_from_deployment(deployment.id, parameters={"item_count": ITEMS})
-        finished = wait_for_final_state(cli_client, str(flow_run.id), timeout=240)
-        logs = (
-            "" if finished.state.is_completed() else "\n".join(c.logs(tail=60).decode() for c in containers)
-        )
+            deployment = cli_client.read_deployment_by_name("rpa3/dev")
+            assert deployment.work_pool_name == "dev-rpa-docker"
+            assert deployment.work_queue_name == "batch"
+            flow_run = cli_client.create_flow_run_from_deployment(
+                deployment.id, parameters={"item_count": ITEMS}
+            )
+            finished = wait_for_final_state(cli_client, str(flow_run.id), timeout=240)
+            logs = (
+                ""
+                if finished.state.is_completed()
+                else "\n".join(c.logs(tail=60).decode() for c in containers)
+            )
         assert finished.state.is_completed(), f"{finished.state}\n{logs}"
         assert finished.infrastructure_pid, "the worker started the run in infrastructure of its own"
 
@@ -83,8 +90,6 @@ def test_rpa3_runs_in_a_flow_run_container_started_by_the_stack_worker(
             (rows,) = database.execute("select count(*) from reconciliations").fetchone()
         assert rows == ITEMS, "the results outlive the flow-run container, on the stack's volume"
     finally:
-        for container in containers:
-            container.remove(force=True)
         for (
             deployment
         ) in cli_client.read_deployments():  # Deployments would keep the pool from being destroyed.
