@@ -68,7 +68,7 @@ bench: ## Benchmarks (not part of CI): the flows' runtime, the providers' latenc
 	$(BIN)/python -m tests.bench.run
 	$(BIN)/python -m tests.bench.provider_latency
 
-loadtest: ## Load test STACK (default dev): rpa3 runs against a demo ERP enforcing its limits; results in loadtest-results/ (LOADTEST_ARGS="--flow-runs 8 --items 100" or "--step-up 2:16:2")
+loadtest: ## Load test STACK (default dev): rpa3 runs against a demo ERP enforcing its limits, through the stack's deployment when a worker of its pool is online, else locally; results in loadtest-results/ (LOADTEST_ARGS="--flow-runs 8 --items 100", "--step-up 2:16:2" or "--mode local")
 	$(BIN)/python -m tools.loadtest --stack $(STACK) $(LOADTEST_ARGS)
 
 deploy: check stack-file ## prefect deploy: the flows' deployments of STACK (default dev), to the stack's API

@@ -1,7 +1,8 @@
 """Run a deployment and report on its flow run: `python -m flows.run_report rpa3/dev [--param item_count=20]`
 follows the run, printing its state changes, then prints its metrics table (the flow run's artifact, as the
 server holds it) and its page in Prefect's UI. `python -m flows.run_report --flow-run <id>` reports on a run
-that exists already. Exits 1 unless the run ended Completed (2 on bad arguments, as argparse does).
+that exists already. Exits 1 unless the run ended Completed, 2 on bad arguments (as argparse does) or when the
+deployment or flow run does not exist.
 
 Against PREFECT_API_URL; the UI address is Prefect's UI URL setting (PREFECT_UI_URL, derived from the API's
 by default)."""
@@ -15,6 +16,7 @@ from uuid import UUID
 
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun
+from prefect.exceptions import ObjectNotFound
 from prefect.settings import get_current_settings
 from rich.console import Console
 from rich.table import Table
@@ -31,10 +33,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give either a deployment or --flow-run")
     console = Console()
     with get_client(sync_client=True) as client:
-        if args.flow_run is not None:
-            flow_run = client.read_flow_run(args.flow_run)
-        else:
-            flow_run = _start(client, args.deployment, dict(args.param))
+        try:
+            if args.flow_run is not None:
+                flow_run = client.read_flow_run(args.flow_run)
+            else:
+                flow_run = _start(client, args.deployment, dict(args.param))
+        except ObjectNotFound:
+            missing = (
+                f"flow run {args.flow_run}" if args.flow_run is not None else f"deployment {args.deployment}"
+            )
+            api = client.api_url.copy_with(userinfo=b"")  # never credentials in a message
+            print(f"run_report: error: no {missing} on {api}", file=sys.stderr)
+            return 2
+        if args.flow_run is None:
             console.print(f"flow run [bold]{flow_run.name}[/] ({flow_run.id}) of {args.deployment}")
             flow_run = _follow(client, flow_run, console)
         _report(client, flow_run, console)

@@ -15,28 +15,10 @@ from matplotlib import image
 from prefect.client.orchestration import get_client
 
 from rpa_naming import flow_variable_name
-from tests.flows.stack import ENVIRONMENT, StackUnderTest, set_flow_variables
+from tests.flows.stack import ENVIRONMENT, StackUnderTest
+from tests.loadtest.support import WIDTH, loadtest, make_stack
 from tools.loadtest.result import StepOutcome
 from tools.loadtest.step_up import find_knee
-
-WIDTH = 3
-
-
-def loadtest(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tools.loadtest", "--environment", ENVIRONMENT, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def make_stack(tmp_path: Path, erp_api: int = 3) -> StackUnderTest:
-    stack = StackUnderTest(name=f"t{uuid.uuid4().hex[:8]}", database_path=tmp_path / "unused.db")
-    stack.create_limits(erp_api=erp_api, erp_api_rate=(8, 8.0), db_write=1)
-    set_flow_variables("rpa3", max_concurrent_tasks=WIDTH, timeout_seconds=30)
-    return stack
 
 
 def test_a_short_load_writes_consistent_figures_and_a_picture(prefect_server, tmp_path):
@@ -49,7 +31,8 @@ def test_a_short_load_writes_consistent_figures_and_a_picture(prefect_server, tm
     items = result["items"]
     assert items["planned"] == 40
     assert items["reconciled"] + items["failed"] == items["planned"]
-    assert items["reconciled"] == 40
+    assert items["reconciled"] == 40 and items["counted_from"] == "results database"
+    assert result["plan"]["mode"] == "local" and result["plan"]["mode_reason"].startswith("local: ")
     assert result["limits"]["erp_api"] == 3 and result["limits"]["max_concurrent_tasks"] == WIDTH
     erp = result["erp"]
     # Every item is one accepted reconciliation, and each run fetched its open items once.

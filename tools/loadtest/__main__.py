@@ -1,9 +1,11 @@
-"""`python -m tools.loadtest --stack dev [--flow-runs 4] [--items 200] [--step-up 2:16:2]`
+"""`python -m tools.loadtest --stack dev [--flow-runs 4] [--items 200] [--step-up 2:16:2] [--mode auto]`
 
-Many rpa3 flow runs at once, started locally against the stack's Prefect server (PREFECT_API_URL, else the
-stack file's API) and a demo ERP of their own that enforces the stack's limits. Writes
-loadtest-results/<stack>-<UTC timestamp>.json and .png. Exit codes: 0 done, 2 bad input, 3 the stack's objects
-are missing on the server, 130 interrupted."""
+Many rpa3 flow runs at once against the stack's Prefect server (PREFECT_API_URL, else the stack file's API)
+and a demo ERP of their own that enforces the stack's limits. The runs go through the stack's deployment
+(rpa3/<stack>) when a worker of its pool is online, else they run locally as processes; the result says which
+and why. Writes loadtest-results/<stack>-<UTC timestamp>.json and .png. Exit codes: 0 done, 2 bad input,
+3 the stack's objects are missing on the server (with --mode deployments: or its deployment, or an online
+worker), 4 no run was picked up by the online workers, 130 interrupted."""
 
 import argparse
 import sys
@@ -14,14 +16,16 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from rich.console import Console
 
 from rpa_naming import Environment
+from tools.loadtest.deployment_runs import RunsNotStarted
 from tools.loadtest.load import run_load
 from tools.loadtest.output import load_table, result_stem, step_up_table, write_load, write_step_up
 from tools.loadtest.plan import LoadPlan, PlanError, StepUpRange
+from tools.loadtest.route import MODES, NoDeploymentRoute, choose_route
 from tools.loadtest.stack_objects import MissingStackObjects, read_stack_limits
 from tools.loadtest.step_up import run_step_up
 from tools.loadtest.target import Target, resolve_target
 
-BAD_INPUT, MISSING_STACK, INTERRUPTED = 2, 3, 130
+BAD_INPUT, MISSING_STACK, NOT_STARTED, INTERRUPTED = 2, 3, 4, 130
 
 
 def _arguments() -> argparse.Namespace:
@@ -42,16 +46,25 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--step-items", type=int, default=50, help="items per flow run in each step (default 50)"
     )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="auto",
+        help="auto (default): through the stack's deployment when a worker of its pool is online, else local",
+    )
     return parser.parse_args()
 
 
 def _run(arguments: argparse.Namespace, target: Target, console: Console) -> None:
+    # The stack's objects before the route: without them no mode can run.
+    limits = read_stack_limits(target)
+    route = choose_route(target, arguments.mode)
+    console.print(route.reason)
     if arguments.step_up is None:
         plan = LoadPlan(
             target.stack, arguments.flow_runs, arguments.items, arguments.erp_latency, arguments.out_dir
         )
-        limits = read_stack_limits(target)
-        result = run_load(plan, target, limits, console)
+        result = run_load(plan, target, route, limits, console)
         path = write_load(result, result_stem(plan.out_dir, target.stack))
         console.print(load_table(result))
         console.print(f"wrote {path} and {result.picture}")
@@ -60,7 +73,7 @@ def _run(arguments: argparse.Namespace, target: Target, console: Console) -> Non
     plan = LoadPlan(
         target.stack, arguments.flow_runs, arguments.step_items, arguments.erp_latency, arguments.out_dir
     )
-    tuned = run_step_up(plan, values, target, console)
+    tuned = run_step_up(plan, values, target, route, console)
     path = write_step_up(tuned, result_stem(plan.out_dir, target.stack, "-step-up"))
     console.print(step_up_table(tuned))
     console.print(tuned.knee_reason or "no knee: throughput still grew at the last step; try higher values")
@@ -90,9 +103,12 @@ def main() -> int:
     except PlanError as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
         return BAD_INPUT
-    except MissingStackObjects as error:
+    except (MissingStackObjects, NoDeploymentRoute) as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
         return MISSING_STACK
+    except RunsNotStarted as error:
+        print(f"loadtest: error: {error}", file=sys.stderr)
+        return NOT_STARTED
     except KeyboardInterrupt:
         print("loadtest: interrupted; the ERP and the flow runs it started are stopped", file=sys.stderr)
         return INTERRUPTED

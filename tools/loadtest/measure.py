@@ -1,4 +1,4 @@
-"""From what the ERP saw, what the results database holds and how the runs ended, to the load's figures."""
+"""From what the ERP saw, the items the runs did and how they ended, to the load's figures."""
 
 import sqlite3
 from dataclasses import dataclass
@@ -57,6 +57,7 @@ def measure(
     limits: StackLimits,
     planned: int,
     reconciled: int,
+    counted_from: str,
     stats: ErpStats,
     timeline: ErpTimeline,
     wall_seconds: float,
@@ -67,7 +68,13 @@ def measure(
     if stats.first_arrival is not None and stats.last_completion is not None:
         busy = max(stats.last_completion - stats.first_arrival, 0.0)
     return Measured(
-        items=ItemCounts(planned=planned, reconciled=reconciled, failed=failed, error_rate=failed / planned),
+        items=ItemCounts(
+            planned=planned,
+            reconciled=reconciled,
+            counted_from=counted_from,
+            failed=failed,
+            error_rate=failed / planned,
+        ),
         erp=ErpTraffic(
             arrivals=stats.arrivals,
             accepted=stats.accepted,

@@ -43,7 +43,8 @@ def load_table(result: LoadResult) -> Table:
     table.add_column("value", justify="right")
     items, erp, throughput = result.items, result.erp, result.throughput
     rows = [
-        ("items reconciled / planned", f"{items.reconciled} / {items.planned}"),
+        ("flow runs", result.plan.mode_reason),
+        (f"items done / planned (from {items.counted_from})", f"{items.reconciled} / {items.planned}"),
         ("error rate (failed items)", f"{items.error_rate:.1%}"),
         (
             "throughput (ERP busy span)",

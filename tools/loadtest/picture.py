@@ -14,11 +14,14 @@ from tools.loadtest.result import LoadResult
 
 STATE_COLOURS = {
     "Starting": "#c7c7c7",
+    "Scheduled": "#ffbb78",
+    "AwaitingConcurrencySlot": "#ff7f0e",
     "Pending": "#9edae5",
     "Running": "#1f77b4",
     "Completed": "#2ca02c",
     "Failed": "#d62728",
     "Crashed": "#8c564b",
+    "Cancelling": "#c49c94",
     "Cancelled": "#7f7f7f",
     "No run": "#000000",
 }
@@ -47,7 +50,7 @@ def draw(result: LoadResult, path: Path) -> None:
     figure, (concurrency, rate, states) = plt.subplots(3, 1, figsize=(10, 8.5), sharex=True)
     title = (
         f"make loadtest STACK={result.stack}: {result.plan.flow_runs} x {result.plan.items_per_run} items "
-        f"of {result.plan.flow}, width {result.limits.max_concurrent_tasks}; "
+        f"of {result.plan.flow} ({result.plan.mode}), width {result.limits.max_concurrent_tasks}; "
         f"{result.throughput.items_per_second:.1f} items/s, {result.items.failed} failed, "
         f"{result.erp.share_429:.1%} 429s"
     )

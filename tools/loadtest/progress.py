@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flows.demo_erp.admin import DemoErpAdmin
-from tools.loadtest.flow_runs import LocalFlowRuns
+from tools.loadtest.driver import FlowRunDriver
 
 REFRESH_SECONDS = 0.5
 
@@ -18,8 +18,8 @@ def reconciled_so_far(admin: DemoErpAdmin) -> int:
     return max(0, stats.accepted - fetching)
 
 
-def follow(admin: DemoErpAdmin, runs: LocalFlowRuns, planned_items: int, console: Console) -> None:
-    """Until every flow-run process has ended."""
+def follow(admin: DemoErpAdmin, runs: FlowRunDriver, planned_items: int, console: Console) -> None:
+    """Until every flow run has ended."""
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -34,7 +34,7 @@ def follow(admin: DemoErpAdmin, runs: LocalFlowRuns, planned_items: int, console
             progress.update(
                 bar,
                 completed=min(reconciled_so_far(admin), planned_items),
-                description=f"{running}/{len(runs.runs)} runs going",
+                description=f"{running}/{len(runs.batches())} runs going",
             )
             if running == 0:
                 return

@@ -18,7 +18,10 @@ class StackLimits(BaseModel):
 
 class LoadPlanRecord(BaseModel):
     flow: str
-    mode: str  # "local": flow runs as processes of this machine
+    mode: str  # "local": flow runs as processes of this machine; "deployments": through the stack's workers
+    mode_reason: str  # why that mode, e.g. "local: no online worker in pool dev-rpa-docker of rpa3/dev"
+    deployment: str | None  # `<flow>/<deployment>` in deployments mode
+    work_pool: str | None
     flow_runs: int
     items_per_run: int
     erp_latency_seconds: float
@@ -26,8 +29,9 @@ class LoadPlanRecord(BaseModel):
 
 class ItemCounts(BaseModel):
     planned: int
-    reconciled: int  # rows in the load's results database
-    failed: int
+    reconciled: int  # items done: rows in the load's results database, or from the runs' metrics artifacts
+    counted_from: str  # "results database" (local) or "metrics artifacts" (deployments)
+    failed: int  # planned - reconciled: items failed, and items of runs that never got to them
     error_rate: float  # failed / planned
 
 
@@ -67,8 +71,12 @@ class RunStateSample(BaseModel):
 
 class FlowRunOutcome(BaseModel):
     batch: str
-    exit_code: int
+    exit_code: int | None  # the local process's; None for a deployment's run (a worker ran it)
     final_state: str | None  # as the server holds it; None when the run never reached the server
+    flow_run_id: str | None = None  # deployments mode: the run created from the deployment
+    # deployments mode: from the run's metrics artifact; None when it published none
+    items_done: int | None = None
+    items_failed: int | None = None
 
 
 class LoadResult(BaseModel):

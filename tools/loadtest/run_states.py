@@ -1,7 +1,7 @@
 """Flow runs by state over time, as the Prefect server holds them: polled in a thread during the load.
 
 The load's runs are told apart by their `batch` parameter (unique to the load), since a run started from the
-command line carries no tag or deployment of its own."""
+command line carries no tag or deployment of its own; runs started from the deployment carry it too."""
 
 import contextlib
 import contextvars
@@ -21,17 +21,15 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.sorting import FlowRunSort
 
-from tools.loadtest.flow_runs import LocalFlowRuns
+from tools.loadtest.driver import FlowRunDriver
 from tools.loadtest.plan import FLOW
 from tools.loadtest.result import RunStateSample
 
 POLL_SECONDS = 1.0
-STARTING = "Starting"  # the process runs, the server has no flow run for it yet
-NO_RUN = "No run"  # the process ended without its flow run ever reaching the server
 
 
 class RunStatePoller:
-    def __init__(self, runs: LocalFlowRuns, started: float) -> None:
+    def __init__(self, runs: FlowRunDriver, started: float) -> None:
         self._runs = runs
         self._started = started
         self._samples: list[RunStateSample] = []
@@ -52,7 +50,7 @@ class RunStatePoller:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.sample()  # the final states, once every process has ended
+        self.sample()  # the final states, once every run has ended
 
     @property
     def samples(self) -> list[RunStateSample]:
@@ -86,11 +84,11 @@ class RunStatePoller:
             if run.parameters.get("batch") is not None
         }
         counts: Counter[str] = Counter()
-        for run in list(self._runs.runs):
-            state = states.get(run.batch)
+        for batch in self._runs.batches():
+            state = states.get(batch)
             if state is None:
-                state = STARTING if run.exit_code is None else NO_RUN
+                state = self._runs.unseen_state(batch)
             else:
-                self._final[run.batch] = state
+                self._final[batch] = state
             counts[state] += 1
         self._samples.append(RunStateSample(seconds=time.time() - self._started, counts=dict(counts)))

@@ -13,6 +13,7 @@ from tools.loadtest.load import run_load
 from tools.loadtest.output import result_stem, write_load
 from tools.loadtest.plan import LoadPlan, StepUpRange
 from tools.loadtest.result import StepOutcome, StepUpResult
+from tools.loadtest.route import Route
 from tools.loadtest.stack_objects import (
     erp_api_limit,
     read_stack_limits,
@@ -51,7 +52,9 @@ def find_knee(steps: list[StepOutcome]) -> tuple[int | None, str | None, int | N
     return None, None, steps[-1].value if steps else None
 
 
-def run_step_up(plan: LoadPlan, values: StepUpRange, target: Target, console: Console) -> StepUpResult:
+def run_step_up(
+    plan: LoadPlan, values: StepUpRange, target: Target, route: Route, console: Console
+) -> StepUpResult:
     original = read_stack_limits(target)
     settings = [width_variable(target), erp_api_limit(target)]
     steps: list[StepOutcome] = []
@@ -59,7 +62,7 @@ def run_step_up(plan: LoadPlan, values: StepUpRange, target: Target, console: Co
         for value in values.values():
             console.print(f"step {value}: {settings[0]} = {value}, {settings[1]} = {value}")
             set_width_and_erp_api(target, width=value, erp_api=value)
-            result = run_load(plan, target, read_stack_limits(target), console)
+            result = run_load(plan, target, route, read_stack_limits(target), console)
             path = write_load(result, result_stem(plan.out_dir, target.stack, f"-step{value}"))
             previous = steps[-1].items_per_second if steps else None
             steps.append(
