@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(StatusOutput(reports=reports, errors=errors).model_dump_json(indent=2))
     else:
-        console = Console()
+        # Piped into a file or a CI log, rich would assume 80 columns and wrap names: give it room.
+        console = Console(width=None if sys.stdout.isatty() else 140)
         for report in reports:
             render(console, report)
     if errors:

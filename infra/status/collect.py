@@ -12,6 +12,7 @@ from prefect.client.schemas.objects import FlowRun, StateType, WorkPool
 from prefect.client.schemas.objects import WorkerStatus as PrefectWorkerStatus
 from prefect.client.schemas.responses import DeploymentResponse, GlobalConcurrencyLimitResponse
 from prefect.exceptions import ObjectNotFound
+from pydantic import JsonValue
 
 import rpa_naming
 from infra.settings import StackSettings
@@ -161,7 +162,7 @@ def stack_limits(client: SyncPrefectClient, settings: StackSettings) -> list[Lim
     ]
 
 
-def variable_status(client: SyncPrefectClient, name: str, declared: object) -> VariableStatus:
+def variable_status(client: SyncPrefectClient, name: str, declared: JsonValue) -> VariableStatus:
     variable = client.read_variable_by_name(name)
     if variable is None:
         return VariableStatus(name=name, declared=declared, present=False)

@@ -57,7 +57,7 @@ def active_runs(client: SyncPrefectClient, pools: list[str]) -> list[FlowRun]:
 
 def ended_since(client: SyncPrefectClient, pools: list[str], since: datetime) -> list[FlowRun]:
     """Runs of the stack's pools, or of no pool, that ended after `since` (as `active_runs`)."""
-    ended = FlowRunFilter(end_time=FlowRunFilterEndTime(after_=since))
+    ended = FlowRunFilter(end_time=ended_after(since))
     runs = every_page(
         lambda offset, limit: client.read_flow_runs(flow_run_filter=ended, offset=offset, limit=limit)
     )
@@ -90,7 +90,7 @@ def recent_runs(client: SyncPrefectClient, pools: list[str], count: int) -> list
 
 
 def error_rate(client: SyncPrefectClient, pools: list[str], now: datetime, minutes: float) -> ErrorRate:
-    ended = FlowRunFilterEndTime(after_=now - timedelta(minutes=minutes))
+    ended = ended_after(now - timedelta(minutes=minutes))
 
     def count(*types: StateType) -> int:
         return client.count_flow_runs(
@@ -104,3 +104,9 @@ def error_rate(client: SyncPrefectClient, pools: list[str], now: datetime, minut
         failed=count(StateType.FAILED),
         crashed=count(StateType.CRASHED),
     )
+
+
+def ended_after(moment: datetime) -> FlowRunFilterEndTime:
+    """Runs that ended after `moment`. (Validated from a mapping: Prefect types `after_` as its own DateTime,
+    pendulum's on Python 3.11, and converts a stdlib datetime into one only when it validates.)"""
+    return FlowRunFilterEndTime.model_validate({"after_": moment})

@@ -20,7 +20,7 @@ class PoolStatus(StatusModel):
     pending: int
     cancelling: int
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # mypy refuses any decorator over @property
     @property
     def active(self) -> int:
         """The runs Prefect counts against the pool's limit: Pending, Running and Cancelling."""
@@ -89,7 +89,7 @@ class ErrorRate(StatusModel):
     failed: int
     crashed: int
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # mypy refuses any decorator over @property
     @property
     def rate(self) -> float | None:
         return (self.failed + self.crashed) / self.finished if self.finished else None
@@ -126,7 +126,7 @@ class StackReport(StatusModel):
     status: StackStatus
     findings: list[Finding]
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # mypy refuses any decorator over @property
     @property
     def ok(self) -> bool:
         return not self.findings

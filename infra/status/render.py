@@ -43,7 +43,7 @@ def render(console: Console, report: StackReport) -> None:
 def table(title: str, *columns: str) -> Table:
     grid = Table(title=title, title_justify="left", title_style="bold")
     for column in columns:
-        grid.add_column(column)
+        grid.add_column(column, overflow="fold")  # a narrow terminal wraps a name; it never elides one
     return grid
 
 
