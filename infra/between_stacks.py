@@ -4,6 +4,7 @@ cannot judge them."""
 
 import itertools
 from collections import defaultdict
+from typing import TypeGuard
 
 from infra.settings import PlatformSettings, StackSettings
 from infra.stack_config import STACKS
@@ -69,5 +70,5 @@ def stack_limits(platform: PlatformSettings) -> dict[str, float]:
     return limits
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)

@@ -31,8 +31,8 @@ def describe(path: Path) -> None:
     for limit in platform.concurrency_limits:
         rate = f", {limit.slot_decay_per_second:g} slots/s" if limit.slot_decay_per_second else ""
         print(f"  limit         {settings.limit_name(limit.name)}: {limit.limit}{rate}")
-    for tag, limit in platform.tag_limits.items():
-        print(f"  tag limit     {settings.tag(tag)}: {limit}")
+    for tag, slots in platform.tag_limits.items():
+        print(f"  tag limit     {settings.tag(tag)}: {slots}")
 
 
 def main() -> int:

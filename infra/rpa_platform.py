@@ -17,7 +17,6 @@ from infra.prefect_objects import (
     work_queue_inputs,
 )
 from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimit
-from infra.prefect_resources.inputs import ResourceInputs
 from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrencyLimit
 from infra.prefect_resources.variable import Variable
 from infra.prefect_resources.work_pool import WorkPool
@@ -39,17 +38,15 @@ class RpaPlatform(pulumi.ComponentResource):
         platform = settings.platform
 
         self.pools = {
-            pool.name: WorkPool(f"pool-{pool.name}", child, **fields(work_pool_inputs(settings, pool)))
+            pool.name: WorkPool(f"pool-{pool.name}", work_pool_inputs(settings, pool), child)
             for pool in platform.pools
         }
         self.queues = [
             WorkQueue(
                 f"queue-{queue.pool}-{queue.name}",
+                work_queue_inputs(settings, queue),
                 pulumi.ResourceOptions(parent=self, depends_on=[self.pools[queue.pool]]),
-                **{
-                    **fields(work_queue_inputs(settings, queue)),
-                    "work_pool_name": self.pools[queue.pool].name,
-                },
+                work_pool_name=self.pools[queue.pool].name,
             )
             for queue in platform.queues
         ]
@@ -57,6 +54,7 @@ class RpaPlatform(pulumi.ComponentResource):
         self.queue_priorities = [
             WorkQueuePriorities(
                 f"queue-priorities-{pool.name}",
+                inputs,
                 pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[
@@ -65,25 +63,21 @@ class RpaPlatform(pulumi.ComponentResource):
                         if settings_queue.pool == pool.name
                     ],
                 ),
-                **{**fields(inputs), "work_pool_name": self.pools[pool.name].name},
+                work_pool_name=self.pools[pool.name].name,
             )
             for pool in platform.pools
             if (inputs := queue_priorities_inputs(settings, pool))
         ]
         self.variables = [
-            Variable(f"variable-{key}", child, **fields(variable_inputs(settings, key, value)))
+            Variable(f"variable-{key}", variable_inputs(settings, key, value), child)
             for key, value in platform.variables.items()
         ]
         self.concurrency_limits = [
-            GlobalConcurrencyLimit(
-                f"limit-{limit.name}", child, **fields(concurrency_limit_inputs(settings, limit))
-            )
+            GlobalConcurrencyLimit(f"limit-{limit.name}", concurrency_limit_inputs(settings, limit), child)
             for limit in platform.concurrency_limits
         ]
         self.tag_limits = [
-            TaskRunConcurrencyLimit(
-                f"tag-limit-{tag}", child, **fields(tag_limit_inputs(settings, tag, limit))
-            )
+            TaskRunConcurrencyLimit(f"tag-limit-{tag}", tag_limit_inputs(settings, tag, limit), child)
             for tag, limit in platform.tag_limits.items()
         ]
         # Workers start once their pools and queues exist, so their first poll finds them.
@@ -107,9 +101,3 @@ class RpaPlatform(pulumi.ComponentResource):
             "workerContainers": [container.name for container in self.workers.containers],
         }
         self.register_outputs(self.outputs)
-
-
-def fields(inputs: ResourceInputs) -> dict[str, Any]:
-    """A validated inputs model as keyword arguments of its resource (`adopt` only where it is set)."""
-    values = {name: getattr(inputs, name) for name in type(inputs).model_fields}
-    return {name: value for name, value in values.items() if value is not None and (name != "adopt" or value)}

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -30,7 +31,7 @@ def workers_in_state(stack: str) -> list[str]:
     return json.loads(answer.stdout) if answer.returncode == 0 and answer.stdout.strip() else []
 
 
-def without_workers(document: dict) -> dict:
+def without_workers(document: dict[str, Any]) -> dict[str, Any]:
     """The stack file's document (as `read_stack_document` gives it) with `platform.workers` removed;
     everything else (the encryption salt, secrets, comments aside) as it was."""
     config = dict(document["config"])

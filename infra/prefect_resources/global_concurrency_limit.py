@@ -93,10 +93,11 @@ class GlobalConcurrencyLimitProvider(PrefectProvider[GlobalConcurrencyLimitInput
         client.delete_global_concurrency_limit_by_name(inputs.name)
 
 
-class GlobalConcurrencyLimit(PrefectResource, module="prefect", name="GlobalConcurrencyLimit"):
+class GlobalConcurrencyLimit(
+    PrefectResource[GlobalConcurrencyLimitInputs], module="prefect", name="GlobalConcurrencyLimit"
+):
     """A Prefect global concurrency limit (or rate limit). `name` is the full name on the server."""
 
-    inputs_model = GlobalConcurrencyLimitInputs
     provider_class = GlobalConcurrencyLimitProvider
 
     name: pulumi.Output[str]

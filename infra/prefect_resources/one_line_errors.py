@@ -43,5 +43,6 @@ def install() -> bool:
     if getattr(spec, "name", None) != HOST_MODULE or not hasattr(host, "_abort_with_traceback"):
         return False
     if not isinstance(getattr(host, "traceback", None), HostTraceback):
+        # The host module, as checked above: mypy does not narrow `None` away on hasattr.
         host.traceback = HostTraceback()  # type: ignore[union-attr]
     return True

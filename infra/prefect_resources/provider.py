@@ -7,7 +7,7 @@ drift, out-of-band deletes reported as gone, explicit adoption of existing objec
 
 import contextlib
 from collections.abc import Callable
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient
@@ -61,7 +61,8 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
     """Base of the providers. Stateless when pickled: the connection is set by `configure` in the provider
     process, so nothing secret is captured into the `__provider` property."""
 
-    inputs_model: ClassVar[type[ResourceInputs]]
+    # Not a ClassVar (it may not hold a type variable): typed so, `_inputs` returns this provider's own model.
+    inputs_model: type[InputsT]
 
     # --- what each Prefect object implements -------------------------------------------------------------
 
@@ -167,7 +168,7 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
     # --- helpers -------------------------------------------------------------------------------------------
 
     def _inputs(self, props: dict[str, Any]) -> InputsT:
-        return self.inputs_model.model_validate(input_fields(props))  # type: ignore[return-value]
+        return self.inputs_model.model_validate(input_fields(props))
 
     def _parsed_or_none(self, olds: dict[str, Any]) -> InputsT | None:
         try:
@@ -210,7 +211,7 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
             for name, field in self.inputs_model.model_fields.items()
             if props.get(field.alias or name) is not None
         }
-        return self.inputs_model.model_construct(**known)  # type: ignore[return-value]
+        return self.inputs_model.model_construct(**known)
 
     def __getstate__(self) -> dict[str, Any]:
         # Only the class travels in the pickled provider; a connection never does.

@@ -75,10 +75,11 @@ class TaskRunConcurrencyLimitProvider(PrefectProvider[TaskRunConcurrencyLimitInp
         GlobalConcurrencyLimitProvider().delete_object(client, object_id, inputs.as_global_limit())
 
 
-class TaskRunConcurrencyLimit(PrefectResource, module="prefect", name="TaskRunConcurrencyLimit"):
+class TaskRunConcurrencyLimit(
+    PrefectResource[TaskRunConcurrencyLimitInputs], module="prefect", name="TaskRunConcurrencyLimit"
+):
     """At most `limit` task runs tagged `tag` at once."""
 
-    inputs_model = TaskRunConcurrencyLimitInputs
     provider_class = TaskRunConcurrencyLimitProvider
 
     tag: pulumi.Output[str]

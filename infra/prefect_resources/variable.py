@@ -75,10 +75,9 @@ class VariableProvider(PrefectProvider[VariableInputs]):
         client.delete_variable_by_name(inputs.name)
 
 
-class Variable(PrefectResource, module="prefect", name="Variable"):
+class Variable(PrefectResource[VariableInputs], module="prefect", name="Variable"):
     """A Prefect Variable. `name` is the full name (`<environment>_<flow>_<setting>`)."""
 
-    inputs_model = VariableInputs
     provider_class = VariableProvider
 
     name: pulumi.Output[str]

@@ -173,10 +173,9 @@ class WorkPoolProvider(PrefectProvider[WorkPoolInputs]):
         client.delete_work_pool(inputs.name)
 
 
-class WorkPool(PrefectResource, module="prefect", name="WorkPool"):
+class WorkPool(PrefectResource[WorkPoolInputs], module="prefect", name="WorkPool"):
     """A Prefect work pool. `name` is the full name on the server."""
 
-    inputs_model = WorkPoolInputs
     provider_class = WorkPoolProvider
 
     name: pulumi.Output[str]

@@ -33,7 +33,8 @@ class WorkQueueInputs(ResourceInputs):
 
     def prefect_problems(self) -> list[Problem]:
         problems = prefect_model_problems(
-            lambda: WorkQueueCreate(name=self.name),
+            # mypy reads no positional default in a dataclass_transform field: `filter = Field(None, ...)`.
+            lambda: WorkQueueCreate(name=self.name),  # type: ignore[call-arg]
         )
         banned = [char for char in BANNED_CHARACTERS if char in self.name]
         if banned:
@@ -103,12 +104,23 @@ class WorkQueueProvider(PrefectProvider[WorkQueueInputs]):
             call(client.read_work_queue_by_name(inputs.name, work_pool_name=inputs.work_pool_name).id)
 
 
-class WorkQueue(PrefectResource, module="prefect", name="WorkQueue"):
+class WorkQueue(PrefectResource[WorkQueueInputs], module="prefect", name="WorkQueue"):
     """A work queue in a work pool."""
 
-    inputs_model = WorkQueueInputs
     provider_class = WorkQueueProvider
 
     name: pulumi.Output[str]
     work_pool_name: pulumi.Output[str]
     concurrency_limit: pulumi.Output[int | None]
+
+    def __init__(
+        self,
+        resource_name: str,
+        inputs: WorkQueueInputs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        work_pool_name: pulumi.Input[str] | None = None,
+    ) -> None:
+        """`work_pool_name`, when given, in place of `inputs.work_pool_name`: the pool's `name` output, so
+        that the queue is declared against the pool Pulumi holds, and waits for it."""
+        self._declare(resource_name, inputs, opts, work_pool_name=work_pool_name)

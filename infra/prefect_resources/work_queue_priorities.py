@@ -9,7 +9,7 @@ differs, or that another queue shares, shows as drift.
 """
 
 from collections import Counter
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pulumi
 from prefect.client.orchestration import SyncPrefectClient
@@ -108,11 +108,24 @@ class WorkQueuePrioritiesProvider(PrefectProvider[WorkQueuePrioritiesInputs]):
             taken.add(free)
 
 
-class WorkQueuePriorities(PrefectResource, module="prefect", name="WorkQueuePriorities"):
+class WorkQueuePriorities(
+    PrefectResource[WorkQueuePrioritiesInputs], module="prefect", name="WorkQueuePriorities"
+):
     """The priorities of the queues of one work pool."""
 
-    inputs_model = WorkQueuePrioritiesInputs
     provider_class = WorkQueuePrioritiesProvider
 
     work_pool_name: pulumi.Output[str]
-    priorities: pulumi.Output[dict[str, Any]]
+    priorities: pulumi.Output[dict[str, int]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        inputs: WorkQueuePrioritiesInputs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        work_pool_name: pulumi.Input[str] | None = None,
+    ) -> None:
+        """`work_pool_name`, when given, in place of `inputs.work_pool_name`: the pool's `name` output, so
+        that the priorities are declared against the pool Pulumi holds, and wait for it."""
+        self._declare(resource_name, inputs, opts, work_pool_name=work_pool_name)

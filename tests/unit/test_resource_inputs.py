@@ -1,7 +1,9 @@
 """Prefect's own rules on the resources' inputs, applied before anything is sent."""
 
 import pytest
+from pydantic import ValidationError
 
+from infra.prefect_resources.resource import wire_properties
 from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrencyLimitInputs
 from infra.prefect_resources.work_pool import WorkPool, WorkPoolInputs
 from infra.prefect_resources.work_queue import WorkQueueInputs
@@ -30,5 +32,23 @@ def test_queue_and_tag_names_with_characters_prefect_refuses() -> None:
 
 
 def test_resource_refuses_an_input_it_does_not_have() -> None:
-    with pytest.raises(TypeError, match="has no input concurency_limit"):
-        WorkPool("pool", name="p", type="docker", concurency_limit=1)
+    """(mypy refuses it too: the inputs model's constructor is typed.)"""
+    with pytest.raises(ValidationError, match=r"concurency_limit\n  Extra inputs are not permitted"):
+        WorkPool("pool", WorkPoolInputs(name="p", type="docker", concurency_limit=1))
+
+
+def test_wire_properties_are_every_field_camel_case() -> None:
+    inputs = WorkQueueInputs(name="critical", work_pool_name="dev-rpa-docker", concurrency_limit=5)
+    assert wire_properties(inputs, {}) == {
+        "adopt": None,  # only when asked for
+        "declaredIn": None,
+        "name": "critical",
+        "workPoolName": "dev-rpa-docker",
+        "concurrencyLimit": 5,
+        "description": None,
+        "paused": False,
+    }
+    assert wire_properties(inputs.model_copy(update={"adopt": True}), {})["adopt"] is True
+    assert wire_properties(inputs, {"work_pool_name": "from-an-output"})["workPoolName"] == "from-an-output"
+    with pytest.raises(TypeError, match="WorkQueueInputs has no field work_pool"):
+        wire_properties(inputs, {"work_pool": "typo"})
