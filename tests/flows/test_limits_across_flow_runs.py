@@ -7,7 +7,7 @@ from itertools import pairwise
 from prefect.client.schemas.objects import StateType
 
 from flows.demo_erp.behaviour import ErpBehaviour
-from tests.flows.stack import finish, flow_runs_since, set_flow_variables
+from tests.flows.stack import finish_all, flow_runs_since, set_flow_variables
 
 RUNS = 3
 ITEMS = 24
@@ -24,7 +24,7 @@ def test_concurrent_flow_runs_never_exceed_the_erp_limit_or_the_single_writer(ne
     processes = [
         stack.start_flow_run("rpa3", erp_url, f"--items={ITEMS}", f"--batch=B{run}") for run in range(RUNS)
     ]
-    outcomes = [finish(process) for process in processes]
+    outcomes = finish_all(processes)  # one bound for all: a hang fails with every run's output
 
     for code, output in outcomes:
         assert code == 0, output

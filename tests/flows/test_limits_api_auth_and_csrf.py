@@ -33,7 +33,9 @@ from local_prefect_server.server_settings import FILESYSTEM_LEASES
 from tests.support.prefect_server import PrefectServer, auth_server, free_port
 
 PASSWORD = f"pw-{uuid.uuid4().hex}"
-CSRF_TOKEN_SECONDS = 3  # short, so that a test sees a token expire and the API fetch the next one
+# Short, so that a test sees a token expire and the API fetch the next one; long enough that two requests in
+# a row (milliseconds apart on a quiet machine) never straddle an expiry, however busy the machine.
+CSRF_TOKEN_SECONDS = 10
 LEASE_SECONDS = 60  # the least the server accepts
 
 

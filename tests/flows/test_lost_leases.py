@@ -6,7 +6,6 @@ frees them."""
 
 import logging
 import os
-import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -16,10 +15,17 @@ import pytest
 from flows.runtime import Deadline, FlowRuntime, SlotWaitTimeout
 from flows.runtime.unheld_slots import MEMORY_LEASES, free_command
 from tests.flows.stack import finish, set_flow_variables
+from tests.support.bounded_process import run_bounded
 
 SLOTS = 2
+# The holder finds out at its next renewal, every 20 s (plus a server restart, 5-15 s): a bound on a hang.
+REPORTED_BOUND_SECONDS = 300
+# A task diagnoses a full limit nobody touches once it has seen it so for half its deadline: deadlines long
+# enough that a late first read of the limit on a loaded machine still leaves that half.
+DIAGNOSIS_DEADLINE_SECONDS = 30
 
 
+@pytest.mark.slow  # a renewal must come round (20 s) and two tasks wait out their deadlines
 def test_slots_a_restart_left_with_no_lease_are_reported_and_freed(own_server, new_stack, demo_erp, caplog):
     server = own_server(lease_storage=MEMORY_LEASES)
     stack = new_stack(erp_api=SLOTS, erp_api_rate=(100, 100.0), db_write=1)
@@ -34,9 +40,11 @@ def test_slots_a_restart_left_with_no_lease_are_reported_and_freed(own_server, n
                 held.enter_context(slots.slot(Deadline.after(30)))
             server.kill()
             server.start()  # the leases are gone, the count is not
-            deadline = time.monotonic() + 90  # the holder finds out at its next renewal (every 20 s)
+            deadline = time.monotonic() + REPORTED_BOUND_SECONDS
             while command not in caplog.text:
-                assert time.monotonic() < deadline, "the lost leases were never reported"
+                assert time.monotonic() < deadline, (
+                    f"the lost leases not reported within {REPORTED_BOUND_SECONDS} s"
+                )
                 time.sleep(0.5)
         assert stack.active_slots("erp-api") == SLOTS  # given back here, still counted there
         with (
@@ -49,22 +57,18 @@ def test_slots_a_restart_left_with_no_lease_are_reported_and_freed(own_server, n
     with (
         FlowRuntime.open(stack.settings(), concurrency=["erp-api"]) as newcomer,
         pytest.raises(SlotWaitTimeout, match="keeps its leases in memory") as suspected,
-        newcomer.slots("erp-api").slot(Deadline.after(6)),
+        newcomer.slots("erp-api").slot(Deadline.after(DIAGNOSIS_DEADLINE_SECONDS)),
     ):
         pass
     assert command in str(suspected.value)
     admin, erp_url = demo_erp
-    set_flow_variables("rpa3", max_concurrent_tasks=2, timeout_seconds=8)
-    code, output = finish(stack.start_flow_run("rpa3", erp_url, "--items=2"), timeout=300)
+    set_flow_variables("rpa3", max_concurrent_tasks=2, timeout_seconds=DIAGNOSIS_DEADLINE_SECONDS)
+    code, output = finish(stack.start_flow_run("rpa3", erp_url, "--items=2"))
     assert code != 0 and "keeps its leases in memory" in output and command in output
     assert admin.stats().arrivals == 0
 
-    freed = subprocess.run(
-        [sys.executable, "-m", "flows.free_slots", limit, str(SLOTS)],
-        env=os.environ,  # pointed at this test's server
-        capture_output=True,
-        text=True,
-        timeout=120,
+    freed = run_bounded(  # pointed at this test's server
+        [sys.executable, "-m", "flows.free_slots", limit, str(SLOTS)], timeout=120, env=dict(os.environ)
     )
     assert freed.returncode == 0, freed.stdout + freed.stderr
     assert stack.active_slots("erp-api") == 0

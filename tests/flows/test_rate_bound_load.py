@@ -4,7 +4,7 @@ queueing for the rate. Neither limit is exceeded on the way."""
 
 from flows.demo_erp.behaviour import ErpBehaviour
 from tests.flows.held_slots import HeldSlotsSampler
-from tests.flows.stack import finish, set_flow_variables
+from tests.flows.stack import finish_all, set_flow_variables
 
 RUNS = 2
 ITEMS = 24
@@ -27,7 +27,7 @@ def test_slots_held_are_calls_in_flight_when_the_rate_binds(new_stack, demo_erp)
             stack.start_flow_run("rpa3", erp_url, f"--items={ITEMS}", f"--batch=H{run}")
             for run in range(RUNS)
         ]
-        outcomes = [finish(run, timeout=600) for run in runs]
+        outcomes = finish_all(runs)
 
     for code, output in outcomes:
         assert code == 0, output

@@ -2,7 +2,7 @@
 (burst = the limit, refill = its slot decay per second), never has to refuse a call for going too fast."""
 
 from flows.demo_erp.behaviour import ErpBehaviour
-from tests.flows.stack import finish, set_flow_variables
+from tests.flows.stack import finish_all, set_flow_variables
 
 RUNS = 3
 DOCUMENTS = 15
@@ -19,7 +19,7 @@ def test_concurrent_flow_runs_never_exceed_the_rate(new_stack, demo_erp):
         stack.start_flow_run("rpa1", erp_url, f"--documents={DOCUMENTS}", f"--batch=R{run}")
         for run in range(RUNS)
     ]
-    outcomes = [finish(process) for process in processes]
+    outcomes = finish_all(processes)
 
     for code, output in outcomes:
         assert code == 0, output

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from flows.demo_erp.admin import DemoErpAdmin
 from flows.demo_erp.behaviour import ErpBehaviour
 from flows.runtime import (
     BreakerState,
@@ -18,24 +19,33 @@ from flows.runtime import (
     FlowRuntime,
     RetryPolicy,
 )
+from tests.support.manual_clock import ManualClock
 
 BODY = {"item_id": "X-00001", "amount_cents": 100}
+# How long the outside client keeps the ERP busy: the guarded call's first attempt (a runtime opened, a slot
+# leased: under a second on a quiet machine) must arrive meanwhile, however loaded the machine.
+BUSY_SECONDS = 20
+WAIT_BOUND_SECONDS = 120  # a bound on a hang: every wait here takes a second or two on a quiet machine
 
 
 def test_429s_are_retried_after_their_retry_after(new_stack, demo_erp):
     admin, erp_url = demo_erp
-    # The ERP takes one call at a time; an outside client holds it busy for a while, so the guarded call's
-    # first attempt is answered 429 with Retry-After: 1, whatever the timing of the slot traffic.
-    admin.configure(ErpBehaviour(latency_seconds=1.5, max_concurrency=1, retry_after_seconds=1))
+    # The ERP takes one call at a time; an outside client holds it busy long enough that the guarded call's
+    # first attempt is answered 429 with Retry-After: 1, whatever the timing of the slot traffic. Once it has
+    # been, the ERP takes calls in parallel again, so the retry goes through while the outside call lasts.
+    admin.configure(ErpBehaviour(latency_seconds=BUSY_SECONDS, max_concurrency=1, retry_after_seconds=1))
     stack = new_stack(erp_api=2)
-    with ThreadPoolExecutor(1) as outside, httpx.Client(base_url=erp_url, timeout=30) as raw:
+    with ThreadPoolExecutor(2) as outside, httpx.Client(base_url=erp_url, timeout=BUSY_SECONDS * 3) as raw:
         busy = outside.submit(raw.post, "/api/reconciliations", json=BODY)
         _wait_until(lambda: admin.stats().accepted == 1)
-        with FlowRuntime.open(stack.settings(timeout_seconds=60), concurrency=["erp-api"]) as runtime:
+        admin.configure(ErpBehaviour(latency_seconds=0.05, max_concurrency=1, retry_after_seconds=1))
+        lifted = outside.submit(_lift_concurrency_after_a_refusal, admin)
+        with FlowRuntime.open(stack.settings(timeout_seconds=120), concurrency=["erp-api"]) as runtime:
             erp = runtime.http_service(
                 "erp", erp_url, concurrency="erp-api", retry=RetryPolicy(max_attempts=10)
             )
             answer = erp.request("POST", "/api/reconciliations", json=BODY)
+        lifted.result()
         assert busy.result().status_code == 200
 
     assert answer["status"] in {"matched", "mismatch"}
@@ -61,7 +71,9 @@ def test_circuit_opens_fails_fast_half_opens_and_closes(new_stack, demo_erp):
     admin, erp_url = demo_erp
     admin.configure(ErpBehaviour(latency_seconds=0.0, failure_status=503))
     stack = new_stack(erp_api=2)
-    breaker = CircuitBreaker("erp", failure_threshold=3, cooldown_seconds=1.0)
+    # Its own clock: the cool-down passes when the test says so, not when a busy machine gets round to it.
+    clock = ManualClock()
+    breaker = CircuitBreaker("erp", failure_threshold=3, cooldown_seconds=1.0, clock=clock)
     with FlowRuntime.open(stack.settings(), concurrency=["erp-api"]) as runtime:
         erp = runtime.http_service(
             "erp", erp_url, concurrency="erp-api", breaker=breaker, retry=RetryPolicy(max_attempts=1)
@@ -78,24 +90,29 @@ def test_circuit_opens_fails_fast_half_opens_and_closes(new_stack, demo_erp):
             call()
         assert admin.stats().arrivals == 3  # failed fast: the fourth call never reached the ERP
 
-        _wait_for(breaker, BreakerState.HALF_OPEN)
+        clock.advance(1.0)
+        assert breaker.state is BreakerState.HALF_OPEN
         with pytest.raises(ExternalServiceError):
             call()  # the trial call fails: open again, for another cool-down
         assert breaker.state is BreakerState.OPEN
         assert admin.stats().arrivals == 4
 
+        clock.advance(0.5)
+        assert breaker.state is BreakerState.OPEN  # half the cool-down
         admin.configure(ErpBehaviour(latency_seconds=0.0))
-        _wait_for(breaker, BreakerState.HALF_OPEN)
+        clock.advance(0.5)
+        assert breaker.state is BreakerState.HALF_OPEN
         assert call()["status"] in {"matched", "mismatch"}
         assert breaker.state is BreakerState.CLOSED
 
 
-def _wait_for(breaker: CircuitBreaker, state: BreakerState) -> None:
-    _wait_until(lambda: breaker.state is state)
+def _lift_concurrency_after_a_refusal(admin: DemoErpAdmin) -> None:
+    _wait_until(lambda: admin.stats().rejected_for_concurrency >= 1)
+    admin.configure(ErpBehaviour(latency_seconds=0.05, retry_after_seconds=1))
 
 
 def _wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WAIT_BOUND_SECONDS
     while not condition():
-        assert time.monotonic() < deadline, "condition not met within 10 s"
+        assert time.monotonic() < deadline, f"condition not met within {WAIT_BOUND_SECONDS} s"
         time.sleep(0.05)

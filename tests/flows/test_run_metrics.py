@@ -14,6 +14,7 @@ from flows.demo_erp.behaviour import ErpBehaviour
 from flows.runtime import metrics_artifact as table
 from tests.flows.run_records import metrics_of, wait_for_events
 from tests.flows.stack import finish, flow_runs_since, set_flow_variables
+from tests.support.bounded_process import run_bounded
 
 ITEMS = 30
 WIDTH = 4
@@ -31,7 +32,7 @@ def test_a_run_publishes_its_metrics_and_events_and_the_report_prints_them(new_s
     opener = threading.Thread(target=_open_after_rejections, args=(admin, WIDTH), daemon=True)
     opener.start()
 
-    code, output = finish(stack.start_flow_run("rpa3", erp_url, f"--items={ITEMS}"), timeout=240)
+    code, output = finish(stack.start_flow_run("rpa3", erp_url, f"--items={ITEMS}"))
 
     assert code == 0, output
     [run] = flow_runs_since("rpa3", started)
@@ -77,7 +78,7 @@ def test_a_failed_run_still_publishes_its_metrics_and_the_report_exits_non_zero(
     set_flow_variables("rpa3", max_concurrent_tasks=2, timeout_seconds=60)
     started = datetime.now(UTC)
 
-    code, output = finish(stack.start_flow_run("rpa3", erp_url, "--items=3"), timeout=240)
+    code, output = finish(stack.start_flow_run("rpa3", erp_url, "--items=3"))
 
     assert code != 0, output
     [run] = flow_runs_since("rpa3", started)
@@ -107,4 +108,4 @@ def _open_after_rejections(admin: DemoErpAdmin, rejections: int) -> None:
 def _run_report(flow_run_id: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "flows.run_report", "--flow-run", flow_run_id]
     wide = {**os.environ, "COLUMNS": "200"}  # rich wraps no row of the table: its names stay whole
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=wide)
+    return run_bounded(command, timeout=120, env=wide)  # a bound on a hang: it prints in seconds

@@ -5,16 +5,20 @@ and no slot is left held afterwards."""
 
 import time
 
+import pytest
+
 from flows.demo_erp.behaviour import ErpBehaviour
-from tests.flows.stack import fail_if_any_ended, finish, set_flow_variables
+from tests.flows.stack import fail_if_any_ended, fail_killing, finish_all, set_flow_variables
 
 RUNS = 6
 ITEMS = 30
 SLOTS = 4
 BURST, PER_SECOND = 4, 8.0
 LATENCY_SECONDS = 0.5
+UNDER_WAY_BOUND_SECONDS = 300  # a bound on a hang: under way within seconds of the opening on a quiet machine
 
 
+@pytest.mark.slow
 def test_a_server_killed_mid_load_and_restarted_loses_no_slot(own_server, new_stack, demo_erp):
     server = own_server()
     admin, erp_url = demo_erp
@@ -39,17 +43,20 @@ def test_a_server_killed_mid_load_and_restarted_loses_no_slot(own_server, new_st
     # Under rate-bound load only the calls in flight hold slots, so the limit is seldom full: wait for any.
     # (A run still creating its subflow when the server goes down fails: Prefect's client does not retry a
     # first connection; every run is past that once it asks for a slot.)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + UNDER_WAY_BOUND_SECONDS
     while len(admin.stats().callers) < RUNS or stack.active_slots("erp-api") == 0:
         fail_if_any_ended(runs, "before the load was under way")
-        assert time.monotonic() < deadline, "the load was not under way within 120 s of the opening"
+        if time.monotonic() > deadline:
+            fail_killing(
+                runs, f"the load was not under way within {UNDER_WAY_BOUND_SECONDS} s of the opening"
+            )
         time.sleep(0.05)
     held_at_kill = stack.active_slots("erp-api")
     killed_at = time.monotonic()
     server.kill()
     server.start()
     down_seconds = time.monotonic() - killed_at
-    outcomes = [finish(run, timeout=600) for run in runs]
+    outcomes = finish_all(runs)
 
     for code, output in outcomes:
         assert code == 0, output

@@ -11,18 +11,15 @@ import pytest
 from prefect.client.schemas.objects import ConcurrencyLimitStrategy, ConcurrencyOptions, StateType
 from prefect.states import Cancelling, Pending, Running
 
+from tests.support.bounded_process import run_bounded
+
+COMMAND_BOUND_SECONDS = 120  # a bound on a hang: each command takes a few seconds on a quiet machine
+
 
 def stuck_cancelling(*args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            [sys.executable, "-m", "flows.stuck_cancelling", *args],
-            env=os.environ,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    except subprocess.TimeoutExpired as expired:
-        pytest.fail(f"flows.stuck_cancelling {args} did not finish: {expired.stdout}{expired.stderr}")
+    return run_bounded(
+        [sys.executable, "-m", "flows.stuck_cancelling", *args], COMMAND_BOUND_SECONDS, env=dict(os.environ)
+    )
 
 
 @pytest.fixture
@@ -67,13 +64,10 @@ def test_a_run_stuck_in_cancelling_is_found_and_its_slot_given_back(client, canc
 def test_a_slot_reclaimed_already_is_not_given_back_twice(client, cancel_new_deployment):
     stuck = stuck_run(client, cancel_new_deployment)
     limit = client.read_deployment(cancel_new_deployment).global_concurrency_limit.name
-    freed = subprocess.run(  # what Prefect does once the stuck run's lease has run out
-        [sys.executable, "-m", "flows.free_slots", limit, "1"],
-        env=os.environ,
-        capture_output=True,
-        timeout=120,
+    freed = run_bounded(  # what Prefect does once the stuck run's lease has run out
+        [sys.executable, "-m", "flows.free_slots", limit, "1"], COMMAND_BOUND_SECONDS, env=dict(os.environ)
     )
-    assert freed.returncode == 0
+    assert freed.returncode == 0, freed.stdout + freed.stderr
     assert start_run(client, cancel_new_deployment)[1] is StateType.PENDING  # the slot is another run's now
 
     refused = stuck_cancelling("--cancel", str(stuck))

@@ -1,7 +1,12 @@
 """A real Prefect server for the test session: `prefect server start` on 127.0.0.1, a free port, SQLite in a
 temporary PREFECT_HOME, analytics off, leases on disk like every server the project starts. Nothing is faked:
-tests talk to it over HTTP like production does."""
+tests talk to it over HTTP like production does.
 
+The server runs in a session of its own: stopping or killing it reaches whatever it started. Its waits are
+bounds on hangs (about ten times a quiet machine's), never on speed; a server that outlives one is killed
+and the error holds the tail of its log."""
+
+import contextlib
 import os
 import signal
 import socket
@@ -17,6 +22,12 @@ import httpx
 
 from local_prefect_server.server_settings import FILESYSTEM_LEASES, server_command, server_settings
 from local_prefect_server.server_settings import OFFLINE as OFFLINE_ENV  # noqa: F401 (re-exported for the tests)
+
+START_BOUND_SECONDS = 300  # healthy in 5-15 s on a quiet machine; a loaded one must not fail here
+STOP_BOUND_SECONDS = (
+    60  # after SIGTERM, before SIGKILL: it finishes in-flight requests and closes its database
+)
+LOG_TAIL_CHARS = 4000
 
 
 def free_port() -> int:
@@ -45,7 +56,11 @@ class PrefectServer:
             env["PREFECT_SERVER_API_AUTH_STRING"] = self.auth_string
         return env
 
-    def start(self, timeout: float = 120.0) -> None:
+    def log_tail(self) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return f"server log ({self.log_path}), its end:\n{text[-LOG_TAIL_CHARS:]}"
+
+    def start(self, timeout: float = START_BOUND_SECONDS) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:  # a restart's log follows the first one's
             self.process = subprocess.Popen(
@@ -59,7 +74,10 @@ class PrefectServer:
         auth = tuple(self.auth_string.split(":", 1)) if self.auth_string else None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"prefect server exited early; log:\n{self.log_path.read_text()[-4000:]}")
+                self._signal_group(signal.SIGKILL)  # whatever it started may still be running
+                raise RuntimeError(
+                    f"prefect server exited early (exit {self.process.returncode}); {self.log_tail()}"
+                )
             try:
                 if httpx.get(f"{self.api_url}/health", timeout=2, auth=auth).status_code == 200:
                     return
@@ -67,23 +85,29 @@ class PrefectServer:
                 pass
             time.sleep(0.3)
         self.stop()
-        raise RuntimeError(
-            f"prefect server not healthy after {timeout}s; log:\n{self.log_path.read_text()[-4000:]}"
-        )
+        raise RuntimeError(f"prefect server not healthy within {timeout:g} s and stopped; {self.log_tail()}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """SIGTERM to its process group; SIGKILL to the group if it has not ended within the bound."""
+        if self.process is None or self.process.returncode is not None:
+            return  # never started, or ended and reaped already (its group killed then)
+        self._signal_group(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=STOP_BOUND_SECONDS)
+        self._signal_group(signal.SIGKILL)  # the server, if it hung, and anything left in its group
 
     def kill(self) -> None:
         """SIGKILL, as a crash or an OOM kill would end it: nothing is flushed or given back."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process is not None and self.process.returncode is None:
+            self._signal_group(signal.SIGKILL)
+
+    def _signal_group(self, signum: int) -> None:
+        """Its session's process group. Sent only until the server is reaped, and then once more at once: a
+        group id is not reused while members remain, but may be soon after."""
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signum)
+        if signum == signal.SIGKILL:
             self.process.wait()
 
 
