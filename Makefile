@@ -44,11 +44,11 @@ setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv) and the
 	ln -sfn ../$(VENV) infra/$(VENV)
 	$(MAKE) pulumi-cli
 
-lint: ## ruff, deptry (imports against pyproject's extras), mypy (infra), actionlint (workflows); gofmt and go vet where Go is installed
+lint: ## ruff, deptry (imports against pyproject's extras), mypy (infra, flows), actionlint (workflows); gofmt and go vet where Go is installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/deptry infra flows rpa_naming local_prefect_server tools
-	$(BIN)/mypy infra
+	$(BIN)/mypy infra flows rpa_naming
 	MYPYPATH=infra/policies $(BIN)/mypy --explicit-package-bases --python-executable $(POLICY_VENV)/bin/python infra/policies/pack.py infra/policies/__main__.py
 	bash tools/actionlint.sh
 	@if command -v go >/dev/null; then \

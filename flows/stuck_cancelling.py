@@ -27,7 +27,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import ConcurrencyLimitStrategy, FlowRun, StateType
+from prefect.client.schemas.objects import ConcurrencyLimitStrategy, FlowRun, State, StateType
 from prefect.client.schemas.responses import DeploymentResponse
 from prefect.states import Cancelled
 
@@ -107,7 +107,7 @@ def give_back_slot(client: SyncPrefectClient, flow_run_id: UUID, now: datetime) 
     stuck = _stuck_run(client, run, deployment)
     if not stuck.holds_its_slot:
         raise SystemExit(stuck.describe(now))
-    cancelled = Cancelled(message="Stuck in Cancelling; its deployment's slot given back")
+    cancelled: State[None] = Cancelled(message="Stuck in Cancelling; its deployment's slot given back")
     client.set_flow_run_state(flow_run_id, cancelled, force=True)
     after = client.read_deployment(run.deployment_id).global_concurrency_limit
     assert after is not None

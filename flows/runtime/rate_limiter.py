@@ -35,7 +35,7 @@ from flows.clock import SYSTEM_CLOCK, Clock
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import NotARateLimitError, RuntimeConfigurationError, SlotWaitTimeout
 from flows.runtime.limits_api import Limits, LimitState, ServerBusy
-from flows.runtime.run_metrics import RunMetrics
+from flows.runtime.run_metrics import RunMetrics, Samples
 from flows.runtime.slot_pool import SlotPool
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class RateLimiter:
             raise SlotWaitTimeout(self._slots.name, deadline.seconds, self._slots.why_no_slot(deadline))
         raise SlotWaitTimeout(self.name, deadline.seconds)
 
-    def _copy_waits(self) -> array:
+    def _copy_waits(self) -> Samples:
         with self._lock:
             return array("d", self._waits)
 
@@ -215,8 +215,8 @@ class RateLimiter:
                 _give_back(slots)
                 return  # someone else took the room: read again
             with self._lock:
-                now = self._clock.monotonic()
-                self._grants.extend(_Grant(now, slot) for slot in slots)
+                granted_at = self._clock.monotonic()
+                self._grants.extend(_Grant(granted_at, slot) for slot in slots)
                 self._token_ready.notify(len(slots))
             return
 

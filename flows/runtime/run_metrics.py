@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -28,8 +29,20 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[rank - 1]
 
 
+# Samples of seconds. A string: `array` takes no type arguments at runtime before Python 3.12, so
+# `Samples | None` must be quoted too.
+Samples: TypeAlias = "array[float]"
+
 # A copy of the seconds each task waited for a slot (or a rate token) of one limit; 0: one was free at once.
-SlotWaits = Callable[[], array]
+SlotWaits: TypeAlias = Callable[[], Samples]
+
+
+class SecondsByName(dict[str, float]):
+    """Seconds per name, 0 for a name not seen: a `Counter` of floats, which typeshed's `Counter` (ints only)
+    cannot type."""
+
+    def __missing__(self, key: str) -> float:
+        return 0  # an int, as `Counter` gives
 
 
 @dataclass
@@ -47,12 +60,12 @@ class MetricsSnapshot:
     items_failed: int
     items_retried: int
     working_seconds: float
-    attempt_seconds: dict[str, array] = field(default_factory=dict)  # per service
+    attempt_seconds: dict[str, Samples] = field(default_factory=dict)  # per service
     throttled: Counter[str] = field(default_factory=Counter)  # 429s answered, per service
-    retry_after_wait_seconds: Counter[str] = field(default_factory=Counter)  # per service
+    retry_after_wait_seconds: SecondsByName = field(default_factory=SecondsByName)  # per service
     breaker_openings: Counter[str] = field(default_factory=Counter)  # per service
     breaker_closings: Counter[str] = field(default_factory=Counter)  # per service
-    slot_waits: dict[str, array] = field(default_factory=dict)  # seconds per task, per limit; 0: no wait
+    slot_waits: dict[str, Samples] = field(default_factory=dict)  # seconds per task, per limit; 0: no wait
 
     @property
     def items_per_minute(self) -> float:
@@ -69,9 +82,9 @@ class RunMetrics:
         self._items_done = 0
         self._items_failed = 0
         self._items_retried = 0
-        self._attempt_seconds: defaultdict[str, array] = defaultdict(lambda: array("d"))
+        self._attempt_seconds: defaultdict[str, Samples] = defaultdict(lambda: array("d"))
         self._throttled: Counter[str] = Counter()
-        self._retry_after_wait: Counter[str] = Counter()
+        self._retry_after_wait = SecondsByName()
         self._breaker_openings: Counter[str] = Counter()
         self._breaker_closings: Counter[str] = Counter()
         self._slot_waits: dict[str, SlotWaits] = {}
@@ -143,7 +156,7 @@ class RunMetrics:
                 working_seconds=ended - self._started_at,
                 attempt_seconds={name: array("d", s) for name, s in self._attempt_seconds.items()},
                 throttled=Counter(self._throttled),
-                retry_after_wait_seconds=Counter(self._retry_after_wait),
+                retry_after_wait_seconds=SecondsByName(self._retry_after_wait),
                 breaker_openings=Counter(self._breaker_openings),
                 breaker_closings=Counter(self._breaker_closings),
                 slot_waits=slot_waits,

@@ -56,7 +56,7 @@ from flows.runtime import unheld_slots
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import RuntimeConfigurationError, SlotWaitTimeout
 from flows.runtime.limits_api import Limits
-from flows.runtime.run_metrics import RunMetrics
+from flows.runtime.run_metrics import RunMetrics, Samples
 from flows.runtime.runtime_events import RuntimeEvents
 
 logger = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ class SlotPool:
 
     # Task side: local only, microseconds.
 
-    def _take(self, until: float, wanted: int = 1, waits: array | None = None) -> _Block | None:
+    def _take(self, until: float, wanted: int = 1, waits: "Samples | None" = None) -> _Block | None:
         """A block with a slot taken for the caller, None if none came before `until`. A task's wait goes to
         `waits`: exactly 0 when a slot was free at once, which costs no clock read."""
         with self._lock:
@@ -249,7 +249,7 @@ class SlotPool:
         finally:
             self._give_back(block)
 
-    def _copy_waits(self) -> array:
+    def _copy_waits(self) -> Samples:
         with self._lock:
             return array("d", self._waits)
 

@@ -2,11 +2,13 @@
 slot of the stack's `db-write` limit (1 for SQLite, which has a single writer), across all flow runs."""
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, insert
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from flows.runtime import Deadline, SlotPool
 from flows.systems.tables import metadata, write_log
@@ -51,13 +53,41 @@ class ResultsDatabase:
                     )
                 )
 
-    def _upsert_statement(self, table: Table) -> Any:
-        dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[self._engine.dialect.name]
-        statement = dialect_insert(table)
-        keys = [column.name for column in table.primary_key.columns]
-        updates = {
-            column.name: statement.excluded[column.name]
-            for column in table.columns
-            if column.name not in keys
-        }
-        return statement.on_conflict_do_update(index_elements=keys, set_=updates)
+    def _upsert_statement(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        return _UPSERTS[self._engine.dialect.name](table)
+
+
+# INSERT ... ON CONFLICT DO UPDATE, once per dialect: `excluded` and `on_conflict_do_update` are on each
+# dialect's own `Insert`, not on the base both share.
+
+
+def _sqlite_upsert(table: Table) -> sqlite.Insert:
+    statement = sqlite.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=_key_names(table), set_=_updates(table, statement.excluded)
+    )
+
+
+def _postgresql_upsert(table: Table) -> postgresql.Insert:
+    statement = postgresql.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=_key_names(table), set_=_updates(table, statement.excluded)
+    )
+
+
+def _key_names(table: Table) -> list[str]:
+    return [column.name for column in table.primary_key.columns]
+
+
+def _updates(
+    table: Table, excluded: ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]
+) -> dict[str, KeyedColumnElement[Any]]:
+    """Every column but the key's, set to the value the conflicting row would have inserted."""
+    keys = _key_names(table)
+    return {column.name: excluded[column.name] for column in table.columns if column.name not in keys}
+
+
+_UPSERTS: dict[str, Callable[[Table], sqlite.Insert | postgresql.Insert]] = {
+    "sqlite": _sqlite_upsert,
+    "postgresql": _postgresql_upsert,
+}

@@ -100,32 +100,34 @@ def test_an_inactive_limit_grants_everything_and_counts_nothing(limits: LimitsUn
 
 
 def test_rate_tokens_fill_the_bucket_which_drains_by_whole_slots(limits: LimitsUnderTest) -> None:
-    name = limits.create(3, slot_decay_per_second=2.0)
+    # A slot drains every 2 s: the denial right after the fill holds however slowly a loaded server answers.
+    name = limits.create(3, slot_decay_per_second=0.5)
     assert limits.api.take_rate_tokens(name, 3)
     assert not limits.api.take_rate_tokens(name, 1)
-    limits.wait(0.6)  # at least one whole slot drained
+    limits.wait(2.2)  # at least one whole slot drained
     assert limits.api.take_rate_tokens(name, 1)
     assert limits.api.read(name).active_slots <= 3
 
 
 def test_a_denial_writes_nothing_and_a_grant_restarts_the_decay(limits: LimitsUnderTest) -> None:
-    name = limits.create(2, slot_decay_per_second=1.0)
+    slot = 4.0  # seconds per drained slot: slow enough that a loaded server's delays stay well within one
+    name = limits.create(2, slot_decay_per_second=1 / slot)
     assert limits.api.take_rate_tokens(name, 2)
     filled = limits.api.read(name)
-    limits.wait(0.5)
+    limits.wait(0.125 * slot)
     assert not limits.api.take_rate_tokens(name, 1)
     assert limits.api.read(name).updated == filled.updated  # the denial wrote nothing
-    limits.wait(1.0)  # 1.5 slots' worth since the fill: one whole slot drained
+    limits.wait(1.375 * slot)  # 1.5 slots' worth since the fill: one whole slot drained
     written_at = time.monotonic()
     assert limits.api.take_rate_tokens(name, 1)
     written = limits.api.read(name)
     assert filled.updated is not None and written.updated is not None
     since_fill = (written.updated - filled.updated).total_seconds()
-    assert since_fill >= 1.49  # the write moved `updated` (the server stores milliseconds)
-    stored = max(0, 2 - int(since_fill)) + 1  # decayed count + the token, as of the write
-    limits.wait(0.6)
+    assert since_fill >= 1.5 * slot - 0.01  # the write moved `updated` (the server stores milliseconds)
+    stored = max(0, 2 - int(since_fill / slot)) + 1  # decayed count + the token, as of the write
+    limits.wait(0.6 * slot)
     later = limits.api.read(name)
-    if time.monotonic() - written_at >= 1.0:  # only on a server too slow for the scenario
+    if time.monotonic() - written_at >= slot:  # only on a server too slow for the scenario
         pytest.skip("the read came a whole slot after the write: the decay is no longer told apart")
     # Had decay run on from the fill (not restarted), at least 2.1 slots' worth would be gone by now.
     assert later.active_slots == stored
