@@ -11,15 +11,15 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.demo_erp.admin import DemoErpAdmin
+from flows.demo_erp.launcher import DemoErpProcess
 from local_prefect_server.server_settings import FILESYSTEM_LEASES
-from tests.flows.demo_erp_process import DemoErpUnderTest
 from tests.flows.stack import StackUnderTest
 from tests.support.prefect_server import PrefectServer, free_port
 
 
 @pytest.fixture
 def demo_erp(tmp_path: Path) -> Iterator[tuple[DemoErpAdmin, str]]:
-    process = DemoErpUnderTest(port=free_port(), log_path=tmp_path / "demo-erp.log")
+    process = DemoErpProcess(port=free_port(), log_path=tmp_path / "demo-erp.log")
     admin = process.start()
     try:
         yield admin, process.url
