@@ -9,6 +9,7 @@ the engine sends them, `__provider` included. `EngineStack` replays the engine's
 import asyncio
 import json
 import os
+import selectors
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 PROVIDER_KEY = "__provider"
+PORT_BOUND_SECONDS = 120.0  # bounds a hang, not the machine's speed
 
 
 def to_struct(props: dict[str, Any]) -> struct_pb2.Struct:
@@ -63,13 +65,26 @@ class DynamicProviderProcess:
             env={**os.environ, "PULUMI_PROJECT": "rpa-platform", **(env or {})},
         )
         assert self.process.stdout is not None
-        port = int(self.process.stdout.readline().decode().strip())
+        port = self._port(self.process.stdout)
         # Keep draining stdout into the log so nothing the provider prints blocks it, and every line is
         # searchable for leaked secrets.
         threading.Thread(target=self._drain, args=(self.process.stdout, log), daemon=True).start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         grpc.channel_ready_future(self.channel).result(timeout=30)
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
+
+    def _port(self, stdout: Any) -> int:
+        """The port the provider prints first, within a bound on a hang (it prints it within a second or two)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout=PORT_BOUND_SECONDS)
+        line = stdout.readline().decode().strip() if ready else ""
+        if not line.isdigit():
+            self.stop()
+            raise RuntimeError(
+                f"pulumi.dynamic printed no port (got {line!r}); its log:\n{self.log_text()[-4000:]}"
+            )
+        return int(line)
 
     @staticmethod
     def _drain(stream: Any, log: Any) -> None:
@@ -82,7 +97,11 @@ class DynamicProviderProcess:
             self.channel.close()
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a hung provider: it must not outlive the test
+                self.process.kill()
+                self.process.wait()
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
