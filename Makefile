@@ -36,7 +36,7 @@ help: ## List the verbs
 setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv) and the pinned Pulumi CLI
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"  # dev: every extra (infra, flows, worker, loadtest) and the tools
+	$(BIN)/pip install --quiet -e ".[dev]"  # dev: every extra (infra, flows, worker, tools) and the test and lint tools
 	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
 	$(POLICY_VENV)/bin/pip install --quiet -r infra/policies/requirements.txt
 	@# Pulumi starts dynamic providers in the program's directory (infra/) and resolves Pulumi.yaml's
@@ -83,7 +83,7 @@ run-%: ## Run a deployment, follow it, print its metrics and UI link: `make run-
 	  PREFECT_API_URL=$$api_url $(BIN)/python -m flows.run_report $(subst -,/,$*) $(foreach p,$(PARAMS),--param $(p))
 
 demo-erp: ## The demo ERP the flows call, on 127.0.0.1:8765 (foreground)
-	$(BIN)/python -m flows.demo_erp --port 8765
+	$(BIN)/python -m tools.demo_erp --port 8765
 
 image: ## Build the runtime image (flow runs and their Docker workers: extras flows, worker) locally, without a registry
 	bash docker/build-images.sh

@@ -1,4 +1,5 @@
-"""The RPA flows (rpa1, rpa2, rpa3), the concurrency runtime they share, and a demo ERP to run them against.
+"""The RPA flows (rpa1, rpa2, rpa3) and the concurrency runtime they share.
 
-Importing this package must stay cheap and free of Prefect: the demo ERP runs from it in its own process.
+Importing this package must stay cheap and free of Prefect: the demo ERP (tools/demo_erp) imports the ERP's
+models (flows.erp_api) and the clock (flows.clock) from it, in a process of its own.
 """

@@ -1,5 +1,5 @@
 """The ERP API's requests and answers: the contract between the flows' ERP client (`flows.systems.erp`) and
-the demo ERP (`flows.demo_erp`). Pydantic only, so the demo ERP does not import Prefect."""
+the demo ERP (`tools.demo_erp`). Pydantic only, so the demo ERP does not import Prefect."""
 
 from typing import Final
 

@@ -21,16 +21,16 @@ from pathlib import Path
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
-from flows.demo_erp.admin import DemoErpAdmin
-from flows.demo_erp.behaviour import ErpBehaviour
-from flows.demo_erp.launcher import DemoErpProcess
-from flows.demo_erp.stats import ErpStats
 from rpa_naming import concurrency_limit_name
 from tests.bench.guards import ERP, ERP_RATE, Variant
 from tests.bench.metrics import highest_overlap, steady_rate
 from tests.bench.outcome import Outcome
 from tests.bench.table import render
 from tests.support.prefect_server import OFFLINE_ENV, PrefectServer, free_port
+from tools.demo_erp.admin import DemoErpAdmin
+from tools.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.launcher import DemoErpProcess
+from tools.demo_erp.stats import ErpStats
 
 TASKS = 200
 RUNS = 2

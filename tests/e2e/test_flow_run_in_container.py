@@ -12,7 +12,6 @@ import pytest
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun
 
-from flows.demo_erp.launcher import DemoErpProcess
 from infra.stack_config import PROJECT_ROOT, from_stack_file
 from tests.support.docker_workers import (
     declared_containers,
@@ -22,6 +21,7 @@ from tests.support.docker_workers import (
 )
 from tests.support.prefect_server import free_port
 from tests.support.pulumi_cli import PulumiProject
+from tools.demo_erp.launcher import DemoErpProcess
 
 pytestmark = pytest.mark.docker
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from flows.demo_erp.admin import DemoErpAdmin
-from flows.demo_erp.launcher import DemoErpProcess
 from local_prefect_server.server_settings import FILESYSTEM_LEASES
 from tests.flows.stack import StackUnderTest
 from tests.support.prefect_server import PrefectServer, free_port
+from tools.demo_erp.admin import DemoErpAdmin
+from tools.demo_erp.launcher import DemoErpProcess
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ import time
 
 import httpx
 
-from flows.demo_erp.behaviour import ErpBehaviour
-from flows.demo_erp.gatekeeper import Gatekeeper
-from flows.demo_erp.meters import ConcurrencyGauge
-from flows.demo_erp.timeline import TimelineRecorder
+from tools.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.gatekeeper import Gatekeeper
+from tools.demo_erp.meters import ConcurrencyGauge
+from tools.demo_erp.timeline import TimelineRecorder
 
 
 def test_beyond_its_concurrency_it_answers_429_with_retry_after():

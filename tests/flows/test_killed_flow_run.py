@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from flows.demo_erp.behaviour import ErpBehaviour
 from tests.flows.stack import fail_if_any_ended, fail_killing, finish, set_flow_variables
+from tools.demo_erp.behaviour import ErpBehaviour
 
 LIMIT = 2
 LEASE_AND_REPOSSESSION_SECONDS = 60 + 15

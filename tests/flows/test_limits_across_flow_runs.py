@@ -6,8 +6,8 @@ from itertools import pairwise
 
 from prefect.client.schemas.objects import StateType
 
-from flows.demo_erp.behaviour import ErpBehaviour
 from tests.flows.stack import finish_all, flow_runs_since, set_flow_variables
+from tools.demo_erp.behaviour import ErpBehaviour
 
 RUNS = 3
 ITEMS = 24

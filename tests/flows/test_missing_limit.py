@@ -8,9 +8,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 from prefect.client.schemas.objects import StateType
 
-from flows.demo_erp.behaviour import ErpBehaviour
 from flows.runtime import Deadline, FlowRuntime, MissingConcurrencyLimitError, NotARateLimitError
 from tests.flows.stack import finish, flow_runs_since, set_flow_variables
+from tools.demo_erp.behaviour import ErpBehaviour
 
 
 def test_opening_a_runtime_on_a_missing_limit_fails(new_stack):

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from flows.demo_erp.behaviour import ErpBehaviour
 from tests.flows.postgres import postgres_bin_dir, throwaway_cluster
 from tests.flows.stack import finish, set_flow_variables
+from tools.demo_erp.behaviour import ErpBehaviour
 
 pytest.importorskip("psycopg", reason="the PostgreSQL driver is an optional dependency: psycopg[binary]")
 BIN_DIR = postgres_bin_dir()

@@ -2,9 +2,9 @@
 server counts as held are the calls in flight at the ERP (at least 0.8 of them, on average), not tasks
 queueing for the rate. Neither limit is exceeded on the way."""
 
-from flows.demo_erp.behaviour import ErpBehaviour
 from tests.flows.held_slots import HeldSlotsSampler
 from tests.flows.stack import finish_all, set_flow_variables
+from tools.demo_erp.behaviour import ErpBehaviour
 
 RUNS = 2
 ITEMS = 24

@@ -1,8 +1,8 @@
 """Three rpa1 flow runs share the stack's erp-api-rate limit: the ERP, which enforces the same token bucket
 (burst = the limit, refill = its slot decay per second), never has to refuse a call for going too fast."""
 
-from flows.demo_erp.behaviour import ErpBehaviour
 from tests.flows.stack import finish_all, set_flow_variables
+from tools.demo_erp.behaviour import ErpBehaviour
 
 RUNS = 3
 DOCUMENTS = 15

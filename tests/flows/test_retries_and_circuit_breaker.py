@@ -9,8 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from flows.demo_erp.admin import DemoErpAdmin
-from flows.demo_erp.behaviour import ErpBehaviour
 from flows.runtime import (
     BreakerState,
     CircuitBreaker,
@@ -20,6 +18,8 @@ from flows.runtime import (
     RetryPolicy,
 )
 from tests.support.manual_clock import ManualClock
+from tools.demo_erp.admin import DemoErpAdmin
+from tools.demo_erp.behaviour import ErpBehaviour
 
 BODY = {"item_id": "X-00001", "amount_cents": 100}
 # How long the outside client keeps the ERP busy: the guarded call's first attempt (a runtime opened, a slot

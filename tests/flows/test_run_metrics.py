@@ -9,12 +9,12 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from flows.demo_erp.admin import DemoErpAdmin
-from flows.demo_erp.behaviour import ErpBehaviour
 from flows.runtime import metrics_artifact as table
 from tests.flows.run_records import metrics_of, wait_for_events
 from tests.flows.stack import finish, flow_runs_since, set_flow_variables
 from tests.support.bounded_process import run_bounded
+from tools.demo_erp.admin import DemoErpAdmin
+from tools.demo_erp.behaviour import ErpBehaviour
 
 ITEMS = 30
 WIDTH = 4

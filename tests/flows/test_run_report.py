@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from uuid import UUID
 
-from flows.demo_erp.behaviour import ErpBehaviour
 from flows.runtime import metrics_artifact as table
 from tests.flows.run_records import metrics_of
 from tests.flows.stack import ENVIRONMENT, set_flow_variables
 from tests.support.bounded_process import run_bounded
 from tests.support.process_worker import WorkerProcess, deploy_rpa3, running_worker
+from tools.demo_erp.behaviour import ErpBehaviour
 
 ITEMS = 10
 RUN_URL = re.compile(r"/runs/flow-run/(?P<id>[0-9a-f-]{36})")

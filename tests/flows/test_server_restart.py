@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from flows.demo_erp.behaviour import ErpBehaviour
 from tests.flows.stack import fail_if_any_ended, fail_killing, finish_all, set_flow_variables
+from tools.demo_erp.behaviour import ErpBehaviour
 
 RUNS = 6
 ITEMS = 30

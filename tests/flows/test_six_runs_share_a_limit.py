@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from flows.demo_erp.admin import DemoErpAdmin
-from flows.demo_erp.behaviour import ErpBehaviour
-from flows.demo_erp.stats import ErpStats
 from tests.flows.stack import finish_all, set_flow_variables
+from tools.demo_erp.admin import DemoErpAdmin
+from tools.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.stats import ErpStats
 
 RUNS = 6
 ITEMS = 20

@@ -6,10 +6,10 @@ machine the last task may start as the first ones end)."""
 
 from datetime import UTC, datetime
 
-from flows.demo_erp.behaviour import ErpBehaviour
 from flows.runtime import metrics_artifact as table
 from tests.flows.run_records import metrics_of
 from tests.flows.stack import finish, flow_runs_since, set_flow_variables
+from tools.demo_erp.behaviour import ErpBehaviour
 
 NARROW, WIDE = 2, 4
 

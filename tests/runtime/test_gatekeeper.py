@@ -1,8 +1,8 @@
 """The demo ERP's gatekeeper on a manual clock: its token bucket is exact, not subject to the test's timing."""
 
-from flows.demo_erp.behaviour import ErpBehaviour
-from flows.demo_erp.gatekeeper import Gatekeeper
 from tests.support.manual_clock import ManualClock
+from tools.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.gatekeeper import Gatekeeper
 
 
 def test_the_rate_bucket_admits_its_burst_then_the_rate() -> None:

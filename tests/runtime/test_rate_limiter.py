@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 from flows.clock import Clock
-from flows.demo_erp.meters import TokenBucket
 from flows.runtime.errors import MissingConcurrencyLimitError, NotARateLimitError
 from flows.runtime.rate_limiter import RateLimiter, RatePolicy
 from flows.runtime.run_metrics import RunMetrics
 from tests.runtime.runtime_harness import SlowLimitsApi, TokenTask, with_manager
 from tests.support.manual_clock import ManualClock
+from tools.demo_erp.meters import TokenBucket
 
 LIMIT, RATE = 10, 10.0
 SECONDS = 20.0

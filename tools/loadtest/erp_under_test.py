@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from flows.demo_erp.admin import DemoErpAdmin
-from flows.demo_erp.behaviour import ErpBehaviour
-from flows.demo_erp.launcher import DemoErpProcess
+from tools.demo_erp.admin import DemoErpAdmin
+from tools.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.launcher import DemoErpProcess
 from tools.loadtest.result import StackLimits
 
 

@@ -4,9 +4,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.demo_erp.stats import ErpStats
-from flows.demo_erp.timeline import ErpTimeline
 from rpa_naming import ERP_API, ERP_API_RATE, concurrency_limit_name
+from tools.demo_erp.stats import ErpStats
+from tools.demo_erp.timeline import ErpTimeline
 from tools.loadtest.result import ErpTraffic, ItemCounts, LimitObservation, StackLimits, Throughput
 
 

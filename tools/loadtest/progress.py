@@ -5,7 +5,7 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flows.demo_erp.admin import DemoErpAdmin
+from tools.demo_erp.admin import DemoErpAdmin
 from tools.loadtest.driver import FlowRunDriver
 
 REFRESH_SECONDS = 0.5

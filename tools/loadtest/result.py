@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel
 
-from flows.demo_erp.timeline import ErpTimeline
+from tools.demo_erp.timeline import ErpTimeline
 
 
 class StackLimits(BaseModel):

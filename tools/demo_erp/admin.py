@@ -2,9 +2,9 @@
 
 import httpx
 
-from flows.demo_erp.behaviour import ErpBehaviour
-from flows.demo_erp.stats import ErpStats
-from flows.demo_erp.timeline import ErpTimeline
+from tools.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.stats import ErpStats
+from tools.demo_erp.timeline import ErpTimeline
 
 
 class DemoErpAdmin:

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from flows.demo_erp import records
-from flows.demo_erp.behaviour import ErpBehaviour
-from flows.demo_erp.gatekeeper import Gatekeeper
 from flows.erp_api import CALLER_HEADER, InvoicePosting, ReconciliationRequest
+from tools.demo_erp import records
+from tools.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.gatekeeper import Gatekeeper
 
 Handler = Callable[[Request], Awaitable[object]]
 

@@ -1,15 +1,15 @@
-"""`python -m flows.demo_erp --port 8765 [--latency 0.05] [--max-concurrency N] [--rate R --burst B]`"""
+"""`python -m tools.demo_erp --port 8765 [--latency 0.05] [--max-concurrency N] [--rate R --burst B]`"""
 
 import argparse
 
 import uvicorn
 
-from flows.demo_erp.app import create_app
-from flows.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.app import create_app
+from tools.demo_erp.behaviour import ErpBehaviour
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m flows.demo_erp", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.demo_erp", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per business request")

@@ -4,10 +4,10 @@ import math
 from dataclasses import dataclass, field
 
 from flows.clock import SYSTEM_CLOCK, Clock
-from flows.demo_erp.behaviour import ErpBehaviour
-from flows.demo_erp.meters import ConcurrencyGauge, SlidingWindowRate, TokenBucket
-from flows.demo_erp.stats import CallerStats, ErpStats
-from flows.demo_erp.timeline import TimelineRecorder
+from tools.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.meters import ConcurrencyGauge, SlidingWindowRate, TokenBucket
+from tools.demo_erp.stats import CallerStats, ErpStats
+from tools.demo_erp.timeline import TimelineRecorder
 
 
 @dataclass(frozen=True)

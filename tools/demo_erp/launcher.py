@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.demo_erp.admin import DemoErpAdmin
+from tools.demo_erp.admin import DemoErpAdmin
 
 UP_BOUND_SECONDS = 120.0
 STOP_BOUND_SECONDS = 30.0
@@ -40,7 +40,7 @@ class DemoErpProcess:
     def start(self, timeout: float = UP_BOUND_SECONDS) -> DemoErpAdmin:
         if self.log_path is None:
             self.log_path = Path(tempfile.mkstemp(prefix=f"demo-erp-{self.port}-", suffix=".log")[1])
-        command = [sys.executable, "-m", "flows.demo_erp", "--port", str(self.port)]
+        command = [sys.executable, "-m", "tools.demo_erp", "--port", str(self.port)]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [*command, "--latency", str(self.latency_seconds)],
