@@ -47,14 +47,18 @@ def test_preview_up_no_changes_and_destroy(project: PulumiProject, cli_client: S
 def test_a_policy_violation_fails_the_preview_with_the_policys_message(
     project: PulumiProject, cli_client: SyncPrefectClient
 ) -> None:
-    def below_dev(platform: dict) -> None:  # staging's ERP limit below dev's 5
-        for limit in platform["concurrencyLimits"]:
-            if limit["name"] == "erp-api":
-                limit["limit"] = 2
-
-    project.edit_platform("staging", below_dev)
+    # The stack's own validation refuses every violation a stack file can express before any resource is
+    # declared; the pack is the net under the program itself. So a program that declares a resource its
+    # validation would refuse stands in for a future change to the program that bypasses it.
+    program = project.root / "infra" / "__main__.py"
+    program.write_text(
+        program.read_text()
+        + "\nfrom infra.prefect_resources.global_concurrency_limit import (\n"
+        + "    GlobalConcurrencyLimit,\n    GlobalConcurrencyLimitInputs,\n)\n\n"
+        + 'GlobalConcurrencyLimit("bypass", GlobalConcurrencyLimitInputs(name="staging-bypass", limit=0))\n'
+    )
     result = project.preview("staging", *POLICY_PACK, expect=None)
     assert result.returncode != 0, result.describe()
-    assert "environments-grow-toward-production" in result.stdout, result.describe()
-    assert "concurrency limit erp-api: staging has 2, below dev's 5" in result.stdout, result.describe()
+    assert "no-zero-limit-unless-inactive" in result.stdout, result.describe()
+    assert "concurrency limit 'staging-bypass' is 0 while active" in result.stdout, result.describe()
     assert left_on_server(cli_client, from_stack_file(project.stack_file("staging"))) == []
