@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         platform = settings.platform
         print(
             f"{path.name}: ok ({settings.environment}: {len(platform.pools)} pool(s), {len(platform.queues)} "
-            f"queue(s), {sum(w.replicas for w in platform.workers)} worker(s), {len(platform.variables)} "
+            f"queue(s), {sum(w.replicas for w in platform.workers)} worker(s), {len(settings.server_variables)} "
             f"variable(s), {len(platform.concurrency_limits)} limit(s))"
         )
     for problem in between_stacks_problems(stacks):

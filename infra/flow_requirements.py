@@ -35,4 +35,27 @@ def flow_requirement_problems(settings: StackSettings) -> list[Problem]:
                     f"'{resource}' is used as a rate limit: give it slotDecayPerSecond > 0 (the rate)",
                 )
             )
+    return problems + adaptive_problems(settings)
+
+
+def adaptive_problems(settings: StackSettings) -> list[Problem]:
+    """An adaptive limit must guard a service the flows call over HTTP, hold calls rather than a rate, and
+    leave room above its floor; its Variable's key is the platform's."""
+    problems = []
+    for index, limit in enumerate(settings.platform.concurrency_limits):
+        if limit.adaptive is None:
+            continue
+        path = f"platform.concurrencyLimits[{index}].adaptive"
+        adaptable = ", ".join(rpa_naming.ADAPTIVE_RESOURCES)
+        if limit.name not in rpa_naming.ADAPTIVE_RESOURCES:
+            reason = f"'{limit.name}' cannot be adaptive: only limits on services called over HTTP can"
+            problems.append(Problem(path, f"{reason} ({adaptable})"))
+        elif limit.slot_decay_per_second > 0:
+            problems.append(Problem(path, f"'{limit.name}' is a rate limit; only a concurrency limit adapts"))
+        elif limit.adaptive.floor > limit.limit:
+            floor = limit.adaptive.floor
+            problems.append(Problem(f"{path}.floor", f"{floor} is above the limit {limit.limit}"))
+        key = rpa_naming.adaptive_floor_key(limit.name)
+        if key in settings.platform.variables:
+            problems.append(Problem(f"platform.variables.{key}", f"set from {path}.floor; remove it here"))
     return problems

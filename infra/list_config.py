@@ -26,11 +26,12 @@ def describe(path: Path) -> None:
     for spec in worker_container_specs(settings):
         arguments = " ".join(spec.command[3:])
         print(f"  worker        {spec.name}: {spec.image} on {spec.docker_host}, {arguments}")
-    for key, value in platform.variables.items():
+    for key, value in settings.server_variables.items():
         print(f"  variable      {settings.variable_name(key)} = {value!r}")
     for limit in platform.concurrency_limits:
         rate = f", {limit.slot_decay_per_second:g} slots/s" if limit.slot_decay_per_second else ""
-        print(f"  limit         {settings.limit_name(limit.name)}: {limit.limit}{rate}")
+        adaptive = f", adaptive from {limit.adaptive.floor}" if limit.adaptive else ""
+        print(f"  limit         {settings.limit_name(limit.name)}: {limit.limit}{rate}{adaptive}")
     for tag, slots in platform.tag_limits.items():
         print(f"  tag limit     {settings.tag(tag)}: {slots}")
 

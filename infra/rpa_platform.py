@@ -70,7 +70,7 @@ class RpaPlatform(pulumi.ComponentResource):
         ]
         self.variables = [
             Variable(f"variable-{key}", variable_inputs(settings, key, value), child)
-            for key, value in platform.variables.items()
+            for key, value in settings.server_variables.items()
         ]
         self.concurrency_limits = [
             GlobalConcurrencyLimit(f"limit-{limit.name}", concurrency_limit_inputs(settings, limit), child)

@@ -146,6 +146,11 @@ class WorkerSettings(StackModel):
         return set(self.health_ports()) & set(other.health_ports())
 
 
+class AdaptiveSettings(StackModel):
+    floor: int = Field(ge=1, le=MAX_STORED_INT)
+    """The fewest calls a flow run keeps in flight to the service, however badly it answers."""
+
+
 class ConcurrencyLimitSettings(StackModel):
     name: str = Field(min_length=1)
     """Short name of the resource it guards; on the server it is `<stack>-<name>`."""
@@ -153,6 +158,10 @@ class ConcurrencyLimitSettings(StackModel):
     slot_decay_per_second: SlotDecay = 0.0
     """Greater than 0 makes it a rate limit: `limit` slots refill at this many per second."""
     active: bool = True
+    adaptive: AdaptiveSettings | None = None
+    """Each flow run learns its own share of `limit` from the service's latency and 429s, between `floor` and
+    `limit` (the hard ceiling across runs). On the server: the Variable
+    `<environment>_<name>_adaptive_floor`."""
 
 
 class PlatformSettings(StackModel):
@@ -203,6 +212,17 @@ class StackSettings(BaseModel):
 
     def variable_name(self, key: str) -> str:
         return rpa_naming.stack_variable_name(self.environment, key)
+
+    @property
+    def server_variables(self) -> dict[str, JsonValue]:
+        """Every Variable the stack puts on the server, by key: `variables:`, and the floor of each adaptive
+        limit (which the flows read to know it is adaptive)."""
+        adaptive = {
+            rpa_naming.adaptive_floor_key(limit.name): limit.adaptive.floor
+            for limit in self.platform.concurrency_limits
+            if limit.adaptive is not None
+        }
+        return {**self.platform.variables, **adaptive}
 
     def limit_name(self, name: str) -> str:
         return rpa_naming.concurrency_limit_name(self.stack, name)

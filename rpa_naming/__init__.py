@@ -33,6 +33,9 @@ ERP_API_RATE: Final = "erp-api-rate"  # calls started per second (a limit with s
 DB_WRITE: Final = "db-write"  # concurrent write transactions on the results database (1 for SQLite)
 CONCURRENCY_RESOURCES: Final = (ERP_API, DB_WRITE)
 RATE_RESOURCES: Final = (ERP_API_RATE,)
+# Limits guarding a service the flows call over HTTP: these may be adaptive (`adaptive: {floor: N}` in the
+# stack file), the others may not (a database answers no 429 and keeps no latency the runtime can learn from).
+ADAPTIVE_RESOURCES: Final = (ERP_API,)
 
 
 def work_pool_name(stack: str, pool: str) -> str:
@@ -56,6 +59,17 @@ def stack_variable_name(environment: str, key: str) -> str:
 
 def flow_variable_name(environment: str, flow: str, setting: str) -> str:
     return stack_variable_name(environment, f"{flow}_{setting}")
+
+
+def adaptive_floor_key(resource: str) -> str:
+    """The stack's Variable key that makes the flows' limit of `resource` adaptive, with its floor as value
+    (absent: the limit is fixed)."""
+    return f"{resource}_adaptive_floor"
+
+
+def adaptive_floor_variable_name(environment: str, resource: str) -> str:
+    """`erp-api` in production -> `production_erp-api_adaptive_floor`."""
+    return stack_variable_name(environment, adaptive_floor_key(resource))
 
 
 def worker_name(stack: str, pool: str, replica: int) -> str:

@@ -32,6 +32,11 @@ class NumberBounds:
         return None
 
 
+# The floor of an adaptive limit (at most the limit itself, which the stack's validation checks too).
+ADAPTIVE_FLOOR_BOUNDS: Final = NumberBounds(
+    "an adaptive limit's floor", whole=True, minimum=1, maximum=10_000
+)
+
 FLOW_SETTING_BOUNDS: Final = {
     MAX_CONCURRENT_TASKS: NumberBounds("the task runner's width", whole=True, minimum=1, maximum=256),
     TIMEOUT: NumberBounds("seconds one external call may take", whole=False, minimum=1, maximum=86_400),

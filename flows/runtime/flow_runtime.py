@@ -1,8 +1,10 @@
 """Everything one flow run's tasks share: one limits API client, the run's metrics and events, one slot pool
-per concurrency limit, one rate limiter per rate limit, one breaker per external service. The flow opens it;
+per concurrency limit, one rate limiter per rate limit, one breaker per external service, and an adaptive
+limit per service whose concurrency limit the stack made adaptive. The flow opens it;
 closing it gives back every lease. Limits are named from the run's stack and must exist: a missing one is an
 error, never unlimited."""
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Self
@@ -10,8 +12,9 @@ from typing import Self
 from prefect.client.schemas.objects import ConcurrencyLeaseHolder
 from prefect.context import FlowRunContext
 
+from flows.runtime.adaptive_limit import AdaptiveLimit, AdaptivePolicy, TargetChange
 from flows.runtime.circuit_breaker import CircuitBreaker
-from flows.runtime.errors import NotARateLimitError
+from flows.runtime.errors import InvalidVariableError, NotARateLimitError
 from flows.runtime.guarded_http import GuardedHttpService
 from flows.runtime.limits_api import LimitsApi
 from flows.runtime.rate_limiter import RateLimiter, RatePolicy
@@ -20,7 +23,7 @@ from flows.runtime.run_metrics import RunMetrics
 from flows.runtime.run_observation import run_observation
 from flows.runtime.run_settings import RunSettings
 from flows.runtime.slot_pool import SlotPolicy, SlotPool
-from rpa_naming import concurrency_limit_name
+from rpa_naming import adaptive_floor_variable_name, concurrency_limit_name
 
 
 class FlowRuntime:
@@ -31,6 +34,7 @@ class FlowRuntime:
         # Entered before any pool or limiter, so closed after them: their last events go out with its own.
         self._observation = exits.enter_context(run_observation())
         self._pools: dict[str, SlotPool] = {}
+        self._limit_sizes: dict[str, int] = {}  # per concurrency resource, as read when the run opened
         # Per rate resource and the pool whose slots its tokens come with (None: tokens alone).
         self._rates: dict[tuple[str, str | None], RateLimiter] = {}
         self._rate_resources: set[str] = set()
@@ -102,15 +106,36 @@ class FlowRuntime:
             events=self._observation.events,
             max_connections=max(16, self.settings.max_concurrent_tasks),
             headers=headers,
+            adaptive=self._adaptive_limit(name, concurrency),
         )
         self._exits.callback(service.close)
         if rate is None:  # paced calls take their slots with their tokens, as many as the rate lets through
             self.slots(concurrency).warm(self.settings.max_concurrent_tasks)  # its calls are about to start
         return service
 
+    def _adaptive_limit(self, service: str, resource: str) -> AdaptiveLimit | None:
+        """The run's adaptive limit of `service`, when the stack made `resource` adaptive: from its floor up
+        to the global limit (or the run's width, which no more calls can exceed)."""
+        floor = self.settings.adaptive_floors.get(resource)
+        if floor is None:
+            return None
+        ceiling = max(1, min(self._limit_sizes[resource], self.settings.max_concurrent_tasks))
+        if floor > ceiling:
+            variable = adaptive_floor_variable_name(self.settings.environment, resource)
+            usable = f"what {self.limit_name(resource)} and the width let this run use ({ceiling})"
+            raise InvalidVariableError(variable, f"floor {floor} is above {usable}")
+        policy = AdaptivePolicy(floor=floor, ceiling=ceiling)
+        limit = AdaptiveLimit(service, policy, on_change=self._target_changed)
+        self.metrics.adaptive_target(service, time.monotonic(), limit.target, "start")
+        return limit
+
+    def _target_changed(self, change: TargetChange) -> None:
+        self.metrics.adaptive_target(change.service, change.at, change.target, change.reason)
+
     def _add_pool(self, resource: str, policy: SlotPolicy) -> None:
         name = self.limit_name(resource)
-        self.api.read(name)  # MissingConcurrencyLimitError before any work starts
+        # MissingConcurrencyLimitError before any work starts
+        self._limit_sizes[resource] = self.api.read(name).limit
         pool = SlotPool(name, self.api, policy, metrics=self.metrics, events=self._observation.events)
         self._exits.callback(pool.close)
         self._pools[resource] = pool

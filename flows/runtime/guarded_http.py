@@ -1,5 +1,6 @@
-"""Calls to one external HTTP service with all of its guards: a concurrency slot and a rate token per attempt,
-a circuit breaker, retries with backoff that honour Retry-After, and one deadline for the whole call."""
+"""Calls to one external HTTP service with all of its guards: a concurrency slot and a rate token per attempt
+(within the run's adaptive target for the service, when it has one), a circuit breaker, retries with backoff
+that honour Retry-After, and one deadline for the whole call."""
 
 import time
 from collections.abc import Mapping
@@ -8,6 +9,7 @@ from uuid import uuid4
 
 import httpx
 
+from flows.runtime.adaptive_limit import AdaptiveCall, AdaptiveLimit
 from flows.runtime.circuit_breaker import CircuitBreaker
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import ExternalServiceError
@@ -33,12 +35,14 @@ class GuardedHttpService:
         events: RuntimeEvents,
         max_connections: int = 64,
         headers: Mapping[str, str] | None = None,
+        adaptive: AdaptiveLimit | None = None,
     ) -> None:
         if rate is not None and rate.slots is not slots:
             raise ValueError(f"{name}: its rate limiter must take the slots of its own pool, {slots.name!r}")
         self.name = name
         self._slots = slots
         self._rate = rate
+        self._adaptive = adaptive
         self._breaker = breaker
         self._retry = retry
         self._timeout_seconds = timeout_seconds
@@ -109,6 +113,23 @@ class GuardedHttpService:
         headers: dict[str, str],
         deadline: Deadline,
     ) -> httpx.Response:
+        if self._adaptive is None:
+            return self._guarded_attempt(method, path, params, json, headers, deadline, None)
+        # The run's own target first: a call it holds back must not sit on a slot of the global limit that
+        # another flow run could use.
+        with self._adaptive.permit(deadline) as call:
+            return self._guarded_attempt(method, path, params, json, headers, deadline, call)
+
+    def _guarded_attempt(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str],
+        deadline: Deadline,
+        call: AdaptiveCall | None,
+    ) -> httpx.Response:
         # With a rate, a task waits for its token holding no slot (a queue for the rate keeps no slot from
         # anyone); the token comes with a slot of this service's pool, taken for it when the token was.
         guard = self._slots.slot(deadline) if self._rate is None else self._rate.wait_for_token(deadline)
@@ -116,11 +137,22 @@ class GuardedHttpService:
             timeout = max(0.001, deadline.remaining())
             sent_at = time.perf_counter()
             try:
-                return self._http.request(
+                response = self._http.request(
                     method, path, params=params, json=json, headers=headers, timeout=timeout
                 )
+            except httpx.TimeoutException:
+                if call is not None:
+                    call.overloaded("timeout")
+                raise
             finally:
-                self._metrics.attempt(self.name, time.perf_counter() - sent_at)
+                seconds = time.perf_counter() - sent_at
+                self._metrics.attempt(self.name, seconds)
+        if call is not None:
+            if response.status_code == 429:
+                call.overloaded("429")
+            else:
+                call.answered(seconds)
+        return response
 
     def close(self) -> None:
         self._http.close()

@@ -5,6 +5,7 @@ One row per figure, `{"metric", "of", "value"}`: `of` names the service or limit
 the run's own), values are numbers (None where nothing was measured), so that the table reads back as data."""
 
 import json
+from collections import Counter
 from typing import TypedDict
 from uuid import UUID
 
@@ -27,7 +28,10 @@ RETRY_AFTER_WAIT = "Retry-After wait (s)"
 BREAKER_OPENINGS = "circuit-breaker openings"
 SLOT_WAIT = "slot wait {} (ms)"  # per task; a rate limit's includes the slot that comes with each token
 WIDTH = "task-runner width"
+ADAPTIVE_TARGET = "adaptive target {}"  # first, lowest, last
+ADAPTIVE_CHANGES = "adaptive changes ({})"  # per reason: 429, timeout, latency, success
 
+_REASONS = ("429", "timeout", "latency", "success")
 _LATENCY_PERCENTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 _WAIT_PERCENTILES = {"p50": 0.5, "p95": 0.95}
 
@@ -68,6 +72,15 @@ def metric_rows(snapshot: MetricsSnapshot, width: int) -> list[MetricRow]:
             _row(SLOT_WAIT.format(name), _milliseconds(percentile(waits, fraction)), limit)
             for name, fraction in _WAIT_PERCENTILES.items()
         ]
+    for service, points in sorted(snapshot.adaptive_targets.items()):
+        targets = [point.target for point in points]
+        rows += [
+            _row(ADAPTIVE_TARGET.format("first"), targets[0], service),
+            _row(ADAPTIVE_TARGET.format("lowest"), min(targets), service),
+            _row(ADAPTIVE_TARGET.format("last"), targets[-1], service),
+        ]
+        reasons = Counter(point.reason for point in points[1:])
+        rows += [_row(ADAPTIVE_CHANGES.format(reason), reasons[reason], service) for reason in _REASONS]
     rows.append(_row(WIDTH, width))
     return rows
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -50,6 +50,14 @@ class _ItemCalls:
     retried: bool = False
 
 
+class TargetPoint(NamedTuple):
+    """An adaptive limit's target from `seconds` after the run's metrics started, and why it changed."""
+
+    seconds: float
+    target: int
+    reason: str
+
+
 # The item whose external calls are being made on this thread: tasks run in copies of the flow's context.
 _current_item: ContextVar[_ItemCalls | None] = ContextVar("rpa_current_item", default=None)
 
@@ -66,6 +74,8 @@ class MetricsSnapshot:
     breaker_openings: Counter[str] = field(default_factory=Counter)  # per service
     breaker_closings: Counter[str] = field(default_factory=Counter)  # per service
     slot_waits: dict[str, Samples] = field(default_factory=dict)  # seconds per task, per limit; 0: no wait
+    # Per service with an adaptive limit: its first target, then each change.
+    adaptive_targets: dict[str, list[TargetPoint]] = field(default_factory=dict)
 
     @property
     def items_per_minute(self) -> float:
@@ -88,6 +98,7 @@ class RunMetrics:
         self._breaker_openings: Counter[str] = Counter()
         self._breaker_closings: Counter[str] = Counter()
         self._slot_waits: dict[str, SlotWaits] = {}
+        self._adaptive_targets: defaultdict[str, list[TargetPoint]] = defaultdict(list)
 
     @contextmanager
     def item(self) -> Iterator[None]:
@@ -137,6 +148,13 @@ class RunMetrics:
         with self._lock:
             self._breaker_closings[service] += 1
 
+    def adaptive_target(self, service: str, at: float, target: int, reason: str) -> None:
+        """An adaptive limit's target became `target` at `at` (time.monotonic's clock); the first call gives
+        its starting target."""
+        with self._lock:
+            point = TargetPoint(round(at - self._started_at, 3), target, reason)
+            self._adaptive_targets[service].append(point)
+
     def slot_waits_of(self, limit: str, waits: SlotWaits) -> None:
         """Where this run's slot waits for `limit` are kept: read at each snapshot."""
         with self._lock:
@@ -160,4 +178,5 @@ class RunMetrics:
                 breaker_openings=Counter(self._breaker_openings),
                 breaker_closings=Counter(self._breaker_closings),
                 slot_waits=slot_waits,
+                adaptive_targets={name: list(points) for name, points in self._adaptive_targets.items()},
             )

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flows.runtime.errors import FlowEnvironmentError, InvalidVariableError, MissingVariableError
 from rpa_naming import (
+    ADAPTIVE_RESOURCES,
     ENV_PREFIX,
     ENVIRONMENT_ENV_VAR,
     LOCAL_ENVIRONMENT,
@@ -23,9 +24,10 @@ from rpa_naming import (
     STACK_ENV_VAR,
     TIMEOUT,
     Environment,
+    adaptive_floor_variable_name,
     flow_variable_name,
 )
-from rpa_naming.flow_setting_bounds import FLOW_SETTING_BOUNDS
+from rpa_naming.flow_setting_bounds import ADAPTIVE_FLOOR_BOUNDS, FLOW_SETTING_BOUNDS, NumberBounds
 
 _WIDTH = FLOW_SETTING_BOUNDS[MAX_CONCURRENT_TASKS]
 _TIMEOUT = FLOW_SETTING_BOUNDS[TIMEOUT]
@@ -99,18 +101,29 @@ class RunSettings(BaseModel):
     max_concurrent_tasks: int = Field(strict=True, ge=_WIDTH.minimum, le=_WIDTH.maximum)
     # Budget of one external call, waiting for slots and retries included.
     timeout_seconds: float = Field(ge=_TIMEOUT.minimum, le=_TIMEOUT.maximum)
+    # Resource -> floor of its adaptive limit; a resource not here has the fixed limit of the stack.
+    adaptive_floors: dict[str, int] = Field(default_factory=dict)
 
     @classmethod
     def load(cls, flow: str) -> Self:
         """Stack and environment from `RPA_STACK` / `RPA_ENVIRONMENT` (checked before any server call, so a
         misconfigured deployment fails at once), then the Variables
         `<environment>_<flow>_max_concurrent_tasks` and `<environment>_<flow>_timeout`, each checked by the
-        same rule as the stack file's values."""
+        same rule as the stack file's values, and which limits are adaptive
+        (`<environment>_<resource>_adaptive_floor`, absent for a fixed limit)."""
         stack, environment = FlowEnvironment.read().stack_and_environment(_deployment_id())
         with get_client(sync_client=True) as client:
             values = {
-                setting: _variable(client, flow_variable_name(environment, flow, setting), setting)
+                setting: _variable(
+                    client, flow_variable_name(environment, flow, setting), FLOW_SETTING_BOUNDS[setting]
+                )
                 for setting in (MAX_CONCURRENT_TASKS, TIMEOUT)
+            }
+            floors = {
+                resource: _variable(
+                    client, adaptive_floor_variable_name(environment, resource), ADAPTIVE_FLOOR_BOUNDS, None
+                )
+                for resource in ADAPTIVE_RESOURCES
             }
         return cls(
             flow=flow,
@@ -118,6 +131,7 @@ class RunSettings(BaseModel):
             environment=environment,
             max_concurrent_tasks=values[MAX_CONCURRENT_TASKS],  # type: ignore[arg-type]  # checked above
             timeout_seconds=values[TIMEOUT],  # type: ignore[arg-type]  # checked above
+            adaptive_floors={r: floor for r, floor in floors.items() if floor is not None},  # type: ignore[misc]  # checked above
         )
 
 
@@ -132,11 +146,19 @@ def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     return get_run_logger() if FlowRunContext.get() else get_logger(__name__)
 
 
-def _variable(client: SyncPrefectClient, name: str, setting: str) -> object:
+_REQUIRED = object()
+
+
+def _variable(
+    client: SyncPrefectClient, name: str, bounds: NumberBounds, default: object = _REQUIRED
+) -> object:
+    """The Variable's value, checked against `bounds`; `default` when it does not exist, if one is given."""
     variable = client.read_variable_by_name(name)
     if variable is None:
-        raise MissingVariableError(name)
-    problem = FLOW_SETTING_BOUNDS[setting].problem(variable.value)
+        if default is _REQUIRED:
+            raise MissingVariableError(name)
+        return default
+    problem = bounds.problem(variable.value)
     if problem is not None:
         raise InvalidVariableError(name, problem)
     return variable.value

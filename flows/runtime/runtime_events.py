@@ -4,14 +4,17 @@ open, alert on a limit that keeps tasks waiting). Never one per call:
 - `rpa.slots.leased` / `rpa.slots.renewed` / `rpa.slots.released`: one per block of slots, sent by a slot
   pool's manager thread (blocks last seconds, renewals come every 20 s);
 - `rpa.breaker.opened` / `rpa.breaker.closed`: on the breaker's transitions only;
-- `rpa.slots.waited` (per limit) and `rpa.service.throttled` (per service, 429s): aggregated from the run's
-  metrics, at most one per resource every `interval_seconds`, and a last one when the runtime closes.
+- `rpa.slots.waited` (per limit), `rpa.service.throttled` (per service, 429s) and `rpa.adaptive.changed` (per
+  service with an adaptive limit: its target now, lowest and highest, and the changes by reason): aggregated
+  from the run's metrics, at most one per resource every `interval_seconds`, and a last one when the runtime
+  closes.
 
 Resources are `rpa.concurrency-limit.<limit>` and `rpa.service.<service>`; the flow run is a related resource
 (role `flow-run`). Prefect's EventsWorker sends events from a background thread; `close` waits for it to have
 sent them, so that a flow-run process exiting right after its flow keeps none of them."""
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -69,6 +72,7 @@ class RuntimeEvents:
         # What the last aggregated events covered: waits per limit, 429s and Retry-After wait per service.
         self._sent_waits: dict[str, int] = {}
         self._sent_throttled: dict[str, tuple[int, float]] = {}
+        self._sent_targets: dict[str, int] = {}  # per service, how many target points went out
         self._flush_lock = threading.Lock()  # the flusher thread and `close` may flush at once
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_periodically, name="rpa-events", daemon=True)
@@ -103,6 +107,7 @@ class RuntimeEvents:
             snapshot = self._metrics.snapshot()
             self._send_waits(snapshot)
             self._send_throttled(snapshot)
+            self._send_adaptive(snapshot)
 
     def _flush_periodically(self) -> None:
         while not self._stop.wait(self._interval_seconds):
@@ -133,6 +138,22 @@ class RuntimeEvents:
                     "retry_after_wait_seconds": round(waited - sent_wait, 3),
                 }
                 self._send("rpa.service.throttled", service_resource(service), payload)
+
+    def _send_adaptive(self, snapshot: MetricsSnapshot) -> None:
+        for service, points in snapshot.adaptive_targets.items():
+            sent = self._sent_targets.get(service, 0)
+            self._sent_targets[service] = len(points)
+            changes = [point for point in points[sent:] if point.reason != "start"]
+            if changes:
+                targets = [point.target for point in changes]
+                payload = {
+                    "target": targets[-1],
+                    "lowest": min(targets),
+                    "highest": max(targets),
+                    "changes": dict(Counter(point.reason for point in changes)),
+                    "last_reason": changes[-1].reason,
+                }
+                self._send("rpa.adaptive.changed", service_resource(service), payload)
 
     def _send(self, event: str, resource: dict[str, str], payload: dict[str, Any]) -> None:
         self._emit(event=event, resource=resource, related=self._related, payload=payload)

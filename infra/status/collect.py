@@ -96,7 +96,7 @@ def collect(
         limits=limits,
         variables=[
             variable_status(client, settings.variable_name(key), value)
-            for key, value in settings.platform.variables.items()
+            for key, value in settings.server_variables.items()
         ],
         deployments=[deployment_status(deployment, names) for deployment in deployments],
         active_runs=[run_status(run, names) for run in active],

@@ -580,6 +580,24 @@ CASES = [
         edit=setting("concurrencyLimits.1.slotDecayPerSecond", 1e19),
     ),
     BadStackFile(
+        "limit-adaptive-floor-above-limit",
+        "bounds",
+        "rpa-platform:platform.concurrencyLimits[0].adaptive.floor",
+        edit=setting("concurrencyLimits.0.adaptive", {"floor": 9}),
+    ),
+    BadStackFile(
+        "limit-adaptive-floor-zero",
+        "bounds",
+        "rpa-platform:platform.concurrencyLimits[0].adaptive.floor",
+        edit=setting("concurrencyLimits.0.adaptive", {"floor": 0}),
+    ),
+    BadStackFile(
+        "limit-adaptive-on-a-database",
+        "references",
+        "rpa-platform:platform.concurrencyLimits[2].adaptive",
+        edit=setting("concurrencyLimits.2.adaptive", {"floor": 1}),
+    ),
+    BadStackFile(
         "limit-name-banned",
         "names",
         "rpa-platform:platform.concurrencyLimits[0].name",

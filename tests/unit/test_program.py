@@ -64,7 +64,9 @@ def test_inventory_matches_the_stack_file(stack: str) -> None:
     }
 
     variables = {v.inputs["name"]: v.inputs["value"] for v in inventory.of_type("prefect:Variable")}
-    assert variables == {f"{settings.environment}_{key}": value for key, value in platform.variables.items()}
+    assert variables == {
+        f"{settings.environment}_{key}": value for key, value in settings.server_variables.items()
+    }
 
     limits = {lim.inputs["name"]: lim.inputs for lim in inventory.of_type("prefect:GlobalConcurrencyLimit")}
     assert set(limits) == {f"{stack}-erp-api", f"{stack}-erp-api-rate", f"{stack}-db-write"}
