@@ -14,7 +14,7 @@ from flows.runtime import InvalidVariableError, RunSettings
 from infra.flow_requirements import flow_requirement_problems
 from infra.settings import StackSettings
 from infra.stack_config import from_stack_file, stack_file
-from rpa_naming import ENVIRONMENT_ENV_VAR, flow_variable_name
+from rpa_naming import ENVIRONMENT_ENV_VAR, ERP_API, adaptive_floor_variable_name, flow_variable_name
 
 REFUSED = [
     ("timeout", 1e10),
@@ -85,3 +85,29 @@ def test_a_flow_run_reads_variables_within_the_bounds(prefect_server, monkeypatc
     with staging_rpa3_variables(max_concurrent_tasks=256, timeout=2.5):
         settings = RunSettings.load("rpa3")
     assert (settings.max_concurrent_tasks, settings.timeout_seconds) == (256, 2.5)
+
+
+@contextmanager
+def staging_variable(name: str, value: object) -> Iterator[None]:
+    with get_client(sync_client=True) as client:
+        client.create_variable(VariableCreate(name=name, value=value))
+        try:
+            yield
+        finally:
+            client.delete_variable_by_name(name)
+
+
+def test_a_flow_run_reads_which_limits_are_adaptive_and_refuses_a_bad_floor(prefect_server, monkeypatch):
+    monkeypatch.setenv(ENVIRONMENT_ENV_VAR, "staging")
+    floor = adaptive_floor_variable_name("staging", ERP_API)
+    with staging_rpa3_variables():
+        assert RunSettings.load("rpa3").adaptive_floors == {}  # no Variable: the fixed limit
+        with staging_variable(floor, 3):
+            assert RunSettings.load("rpa3").adaptive_floors == {ERP_API: 3}
+        with (
+            staging_variable(floor, "3"),
+            pytest.raises(
+                InvalidVariableError, match=f"^Prefect Variable '{floor}': an adaptive limit's floor"
+            ),
+        ):
+            RunSettings.load("rpa3")

@@ -1,10 +1,18 @@
 """The run's metrics recorder, its percentiles and the events aggregated from it, without a server: events go
 to a list instead of Prefect's EventsWorker."""
 
+import time
 from array import array
 from typing import Any
 
-from flows.runtime.metrics_artifact import ITEMS_RETRIED, SLOT_WAIT, THROTTLED, metric_rows
+from flows.runtime.metrics_artifact import (
+    ADAPTIVE_CHANGES,
+    ADAPTIVE_TARGET,
+    ITEMS_RETRIED,
+    SLOT_WAIT,
+    THROTTLED,
+    metric_rows,
+)
 from flows.runtime.run_metrics import RunMetrics, percentile
 from flows.runtime.runtime_events import RuntimeEvents
 
@@ -65,3 +73,45 @@ def test_waits_and_429s_go_out_aggregated_at_most_once_per_resource_per_flush():
     rows = {(row["metric"], row["of"]): row["value"] for row in metric_rows(metrics.snapshot(), width=3)}
     assert rows[(THROTTLED, "erp")] == 8
     assert rows[(SLOT_WAIT.format("p95"), "dev-erp-api")] == 1500.0
+
+
+def test_an_adaptive_target_goes_out_as_one_event_per_flush_and_into_the_table():
+    metrics = RunMetrics()
+    start = time.monotonic()
+    metrics.adaptive_target("erp", start, 10, "start")
+    sent: list[dict[str, Any]] = []
+    events = RuntimeEvents(
+        metrics, [], interval_seconds=3600, emit=lambda **event: sent.append(event), drain=lambda: None
+    )
+    events.flush()
+    assert sent == []  # a starting target is no change
+
+    for target, reason in ((7, "429"), (4, "429"), (5, "success"), (6, "success")):
+        metrics.adaptive_target("erp", time.monotonic(), target, reason)
+    events.flush()
+    assert [(e["event"], e["resource"]["prefect.resource.name"], e["payload"]) for e in sent] == [
+        (
+            "rpa.adaptive.changed",
+            "erp",
+            {
+                "target": 6,
+                "lowest": 4,
+                "highest": 7,
+                "changes": {"429": 2, "success": 2},
+                "last_reason": "success",
+            },
+        )
+    ]
+    sent.clear()
+    events.close()
+    assert sent == []  # nothing new
+
+    rows = {(row["metric"], row["of"]): row["value"] for row in metric_rows(metrics.snapshot(), width=10)}
+    assert [rows[(ADAPTIVE_TARGET.format(k), "erp")] for k in ("first", "lowest", "last")] == [10, 4, 6]
+    changes = {
+        reason: rows[(ADAPTIVE_CHANGES.format(reason), "erp")]
+        for reason in ("429", "timeout", "latency", "success")
+    }
+    assert changes == {"429": 2, "timeout": 0, "latency": 0, "success": 2}
+    [points] = metrics.snapshot().adaptive_targets.values()
+    assert [(target, reason) for _, target, reason in points][:2] == [(10, "start"), (7, "429")]
