@@ -10,11 +10,16 @@ OFFLINE = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 # disk (under PREFECT_HOME), the leases outlive a restart and expire or are released as usual.
 FILESYSTEM_LEASES = "prefect.server.concurrency.lease_storage.filesystem"
 LEASE_STORAGE_SETTING = "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"
+DATABASE_URL_SETTING = "PREFECT_API_DATABASE_CONNECTION_URL"
 
 
-def server_settings(home: Path, lease_storage: str = FILESYSTEM_LEASES) -> dict[str, str]:
-    """Environment variables for `prefect server start` with its state in `home`."""
-    return {**OFFLINE, "PREFECT_HOME": str(home), LEASE_STORAGE_SETTING: lease_storage}
+def server_settings(
+    home: Path, lease_storage: str = FILESYSTEM_LEASES, database_url: str | None = None
+) -> dict[str, str]:
+    """Environment variables for `prefect server start` with its state in `home`, its database SQLite there
+    unless `database_url` (postgresql+asyncpg://...) names another."""
+    settings = {**OFFLINE, "PREFECT_HOME": str(home), LEASE_STORAGE_SETTING: lease_storage}
+    return settings | ({DATABASE_URL_SETTING: database_url} if database_url else {})
 
 
 def server_command(host: str, port: int) -> list[str]:

@@ -22,3 +22,4 @@ class Outcome:
     rate_accuracy: float | None = None
     erp_max_calls_in_1s: int | None = None
     erp_rate_rejections: int | None = None
+    database: str = "sqlite"  # the Prefect server's

@@ -5,16 +5,21 @@ n = 200 tasks in all, each one call to the demo ERP taking d seconds, limit L = 
 floor set by Prefect's task engine and HTTP, at width L/2 per run), Prefect's per-task `concurrency()`, a tag
 limit, and this repository's runtime; then rate limits at R/s: Prefect's `rate_limit()` and the runtime's.
 Prefect's own limiters are slow, so every run is capped; a capped run reports what it finished and a
-projection. Writes bench-results/bench-<time>.json and prints a table.
+projection. Every scenario runs on two servers in turn: Prefect's embedded default (SQLite) and a server on
+PostgreSQL (a throwaway cluster from the machine's Debian package), so that what SQLite's locking costs each
+limiter shows side by side. Writes bench-results/bench-<time>.json and prints the tables.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +30,8 @@ from rpa_naming import concurrency_limit_name
 from tests.bench.guards import ERP, ERP_RATE, Variant
 from tests.bench.metrics import highest_overlap, steady_rate
 from tests.bench.outcome import Outcome
-from tests.bench.table import render
+from tests.bench.table import render, render_databases
+from tests.support.postgres import postgres_bin_dir, throwaway_cluster
 from tests.support.prefect_server import OFFLINE_ENV, PrefectServer, free_port
 from tools.demo_erp.admin import DemoErpAdmin
 from tools.demo_erp.behaviour import ErpBehaviour
@@ -40,6 +46,7 @@ RATE_BURST = 20  # ...with a bucket this big: the stack files' erp-api-rate shap
 DURATIONS = (0.05, 0.5)
 STARTUP_SECONDS = 15.0  # processes import Prefect and create their flow runs before the shared start
 CAP_SECONDS = 90.0
+DATABASES = ("sqlite", "postgresql")
 
 
 @dataclass(frozen=True)
@@ -69,48 +76,36 @@ def main() -> None:
     parser.add_argument(
         "--durations", type=float, nargs="+", default=list(DURATIONS), help="seconds per call"
     )
+    parser.add_argument("--databases", nargs="+", choices=DATABASES, default=list(DATABASES))
     args = parser.parse_args()
+    if "postgresql" in args.databases and postgres_bin_dir() is None:
+        parser.error("the postgresql column needs PostgreSQL's initdb (apt-get install postgresql)")
     workdir = Path(tempfile.mkdtemp(prefix="rpa-bench-"))
-    server = PrefectServer(home=workdir / "prefect-home", port=free_port(), log_path=workdir / "server.log")
     erp = DemoErpProcess(port=free_port())
-    env = {
-        **os.environ,
-        **OFFLINE_ENV,
-        "PREFECT_API_URL": server.api_url,
-        "PREFECT_HOME": str(server.home),
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    }
     print(f"work directory (server and flow-run logs): {workdir}", flush=True)
-    server.start()
+    scenarios = [
+        Scenario(variant, duration)
+        for duration in args.durations
+        for variant in _CONCURRENCY_VARIANTS
+        if variant in args.variants
+    ]
+    scenarios += [
+        Scenario(variant, min(args.durations)) for variant in _RATE_VARIANTS if variant in args.variants
+    ]
     admin = erp.start()
+    outcomes: list[Outcome] = []
     try:
-        with SyncPrefectClient(server.api_url) as client:
-            scenarios = [
-                Scenario(variant, duration)
-                for duration in args.durations
-                for variant in _CONCURRENCY_VARIANTS
-                if variant in args.variants
-            ]
-            scenarios += [
-                Scenario(variant, min(args.durations))
-                for variant in _RATE_VARIANTS
-                if variant in args.variants
-            ]
-            # A fresh server's first flow runs pay for creating its flows and caches: not the limiters' cost.
-            warm_up = Scenario(Variant.UNLIMITED, 0.01)
-            _create_limit(client, warm_up)
-            _run(warm_up, admin, erp.url, env, workdir)
-            outcomes = []
-            for scenario in scenarios:
-                _create_limit(client, scenario)
-                outcomes.append(_run(scenario, admin, erp.url, env, workdir))
-                print(render([outcomes[-1]], header=len(outcomes) == 1), flush=True)
-        cost = json.loads(_runtime_cost(client_url=server.api_url, env=env))
+        for database in args.databases:
+            with _server(database, workdir / database) as server:
+                print(f"\n{database}: Prefect server at {server.api_url}", flush=True)
+                env = _flow_run_env(server)
+                outcomes += _run_all(database, scenarios, server, admin, erp.url, env, workdir / database)
+                if database == args.databases[0]:
+                    cost = json.loads(_runtime_cost(client_url=server.api_url, env=env))
     finally:
         erp.stop()
-        server.stop()
     report = {"tasks": TASKS, "runs": RUNS, "limit": LIMIT, "rate": RATE, "rate_burst": RATE_BURST}
-    report |= {"cap_s": CAP_SECONDS, "machine_cpus": os.cpu_count()}
+    report |= {"cap_s": CAP_SECONDS, "machine_cpus": os.cpu_count(), "databases": args.databases}
     report |= {"outcomes": [asdict(outcome) for outcome in outcomes], "runtime_cost": cost}
     results = Path("bench-results")
     results.mkdir(exist_ok=True)
@@ -118,12 +113,72 @@ def main() -> None:
     path.write_text(json.dumps(report, indent=2))
     print()
     print(render(outcomes, header=True))
+    if len(args.databases) > 1:
+        print()
+        print(render_databases(outcomes, args.databases))
     print(
         f"\nruntime cost per task with slots held: {cost['one_thread_us']:.1f} us (1 thread), "
         f"{cost['ten_threads_us']:.1f} us (10 threads contending); server calls in those "
         f"{cost['rounds']} hand-outs: {cost['server_calls']}"
     )
     print(f"written to {path}")
+
+
+@contextmanager
+def _server(database: str, workdir: Path) -> Iterator[PrefectServer]:
+    """A fresh Prefect server on `database`: SQLite in its home, or a throwaway PostgreSQL cluster."""
+    workdir.mkdir(parents=True)
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if database == "postgresql":
+            bin_dir = postgres_bin_dir()
+            assert bin_dir is not None  # checked with the arguments
+            # A directory of its own: the cluster runs as `postgres`, which must reach it (workdir is root's).
+            cluster_dir = Path(tempfile.mkdtemp(prefix="rpa-bench-postgresql-"))
+            url = stack.enter_context(throwaway_cluster(bin_dir, cluster_dir))
+            database_url = url.replace("+psycopg", "+asyncpg")  # the server's driver
+        server = PrefectServer(
+            home=workdir / "prefect-home",
+            port=free_port(),
+            log_path=workdir / "server.log",
+            database_url=database_url,
+        )
+        server.start()
+        stack.callback(server.stop)
+        yield server
+
+
+def _flow_run_env(server: PrefectServer) -> dict[str, str]:
+    return {
+        **os.environ,
+        **OFFLINE_ENV,
+        "PREFECT_API_URL": server.api_url,
+        "PREFECT_HOME": str(server.home),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+
+
+def _run_all(
+    database: str,
+    scenarios: list[Scenario],
+    server: PrefectServer,
+    admin: DemoErpAdmin,
+    erp_url: str,
+    env: dict[str, str],
+    workdir: Path,
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    with SyncPrefectClient(server.api_url) as client:
+        # A fresh server's first flow runs pay for creating its flows and caches: not the limiters' cost.
+        warm_up = Scenario(Variant.UNLIMITED, 0.01)
+        _create_limit(client, warm_up)
+        _run(warm_up, admin, erp_url, env, workdir)
+        for scenario in scenarios:
+            _create_limit(client, scenario)
+            outcomes.append(_run(scenario, admin, erp_url, env, workdir))
+            outcomes[-1].database = database
+            print(render([outcomes[-1]], header=len(outcomes) == 1), flush=True)
+    return outcomes
 
 
 _CONCURRENCY_VARIANTS = (

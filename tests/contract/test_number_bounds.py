@@ -18,7 +18,7 @@ from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrenc
 from infra.prefect_resources.work_pool import WorkPoolProvider
 from infra.prefect_resources.work_queue import WorkQueueProvider
 from infra.prefect_resources.work_queue_priorities import WorkQueuePrioritiesProvider
-from tests.flows.postgres import postgres_bin_dir, throwaway_cluster
+from tests.support.postgres import postgres_bin_dir, throwaway_cluster
 from tests.support.prefect_server import PrefectServer, free_port
 from tests.support.provider_protocol import EngineStack, ProviderError
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.flows.postgres import postgres_bin_dir, throwaway_cluster
+from tests.support.postgres import postgres_bin_dir, throwaway_cluster
 from tests.flows.stack import finish, set_flow_variables
 from tools.demo_erp.behaviour import ErpBehaviour
 

@@ -43,6 +43,7 @@ class PrefectServer:
     log_path: Path
     auth_string: str | None = None
     lease_storage: str = FILESYSTEM_LEASES  # Prefect's default (in memory) only to show what it loses
+    database_url: str | None = None  # postgresql+asyncpg://...; SQLite in `home` when None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -50,7 +51,7 @@ class PrefectServer:
         return f"http://127.0.0.1:{self.port}/api"
 
     def environment(self) -> dict[str, str]:
-        env = {**os.environ, **server_settings(self.home, self.lease_storage)}
+        env = {**os.environ, **server_settings(self.home, self.lease_storage, self.database_url)}
         env.pop("PREFECT_API_URL", None)
         if self.auth_string:
             env["PREFECT_SERVER_API_AUTH_STRING"] = self.auth_string
