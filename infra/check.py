@@ -31,10 +31,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         stacks.append(settings)
         platform = settings.platform
+        workers, variables = sum(w.replicas for w in platform.workers), len(settings.server_variables)
         print(
             f"{path.name}: ok ({settings.environment}: {len(platform.pools)} pool(s), {len(platform.queues)} "
-            f"queue(s), {sum(w.replicas for w in platform.workers)} worker(s), {len(settings.server_variables)} "
-            f"variable(s), {len(platform.concurrency_limits)} limit(s))"
+            f"queue(s), {workers} worker(s), {variables} variable(s), {len(platform.concurrency_limits)} "
+            "limit(s))"
         )
     for problem in between_stacks_problems(stacks):
         print(problem, file=sys.stderr)

@@ -11,15 +11,12 @@ limiter shows side by side. Writes bench-results/bench-<time>.json and prints th
 """
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,8 +28,8 @@ from tests.bench.guards import ERP, ERP_RATE, Variant
 from tests.bench.metrics import highest_overlap, steady_rate
 from tests.bench.outcome import Outcome
 from tests.bench.table import render, render_databases
-from tests.support.postgres import postgres_bin_dir, throwaway_cluster
-from tests.support.prefect_server import OFFLINE_ENV, PrefectServer, free_port
+from tests.support.postgres import postgres_bin_dir
+from tests.support.prefect_server import DATABASES, OFFLINE_ENV, PrefectServer, free_port, server_on
 from tools.demo_erp.admin import DemoErpAdmin
 from tools.demo_erp.behaviour import ErpBehaviour
 from tools.demo_erp.launcher import DemoErpProcess
@@ -46,7 +43,6 @@ RATE_BURST = 20  # ...with a bucket this big: the stack files' erp-api-rate shap
 DURATIONS = (0.05, 0.5)
 STARTUP_SECONDS = 15.0  # processes import Prefect and create their flow runs before the shared start
 CAP_SECONDS = 90.0
-DATABASES = ("sqlite", "postgresql")
 
 
 @dataclass(frozen=True)
@@ -96,7 +92,7 @@ def main() -> None:
     outcomes: list[Outcome] = []
     try:
         for database in args.databases:
-            with _server(database, workdir / database) as server:
+            with server_on(database, workdir / database) as server:
                 print(f"\n{database}: Prefect server at {server.api_url}", flush=True)
                 env = _flow_run_env(server)
                 outcomes += _run_all(database, scenarios, server, admin, erp.url, env, workdir / database)
@@ -122,30 +118,6 @@ def main() -> None:
         f"{cost['rounds']} hand-outs: {cost['server_calls']}"
     )
     print(f"written to {path}")
-
-
-@contextmanager
-def _server(database: str, workdir: Path) -> Iterator[PrefectServer]:
-    """A fresh Prefect server on `database`: SQLite in its home, or a throwaway PostgreSQL cluster."""
-    workdir.mkdir(parents=True)
-    with contextlib.ExitStack() as stack:
-        database_url = None
-        if database == "postgresql":
-            bin_dir = postgres_bin_dir()
-            assert bin_dir is not None  # checked with the arguments
-            # A directory of its own: the cluster runs as `postgres`, which must reach it (workdir is root's).
-            cluster_dir = Path(tempfile.mkdtemp(prefix="rpa-bench-postgresql-"))
-            url = stack.enter_context(throwaway_cluster(bin_dir, cluster_dir))
-            database_url = url.replace("+psycopg", "+asyncpg")  # the server's driver
-        server = PrefectServer(
-            home=workdir / "prefect-home",
-            port=free_port(),
-            log_path=workdir / "server.log",
-            database_url=database_url,
-        )
-        server.start()
-        stack.callback(server.stop)
-        yield server
 
 
 def _flow_run_env(server: PrefectServer) -> dict[str, str]:

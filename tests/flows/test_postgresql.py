@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support.postgres import postgres_bin_dir, throwaway_cluster
 from tests.flows.stack import finish, set_flow_variables
+from tests.support.postgres import postgres_bin_dir, throwaway_cluster
 from tools.demo_erp.behaviour import ErpBehaviour
 
 pytest.importorskip("psycopg", reason="the PostgreSQL driver is an optional dependency: psycopg[binary]")

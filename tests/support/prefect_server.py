@@ -9,7 +9,6 @@ and the error holds the tail of its log."""
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,18 +21,15 @@ import httpx
 
 from local_prefect_server.server_settings import FILESYSTEM_LEASES, server_command, server_settings
 from local_prefect_server.server_settings import OFFLINE as OFFLINE_ENV  # noqa: F401 (re-exported for the tests)
+from tests.support.ports import free_port
+from tests.support.postgres import postgres_bin_dir, throwaway_cluster
 
 START_BOUND_SECONDS = 300  # healthy in 5-15 s on a quiet machine; a loaded one must not fail here
 STOP_BOUND_SECONDS = (
     60  # after SIGTERM, before SIGKILL: it finishes in-flight requests and closes its database
 )
 LOG_TAIL_CHARS = 4000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+DATABASES = ("sqlite", "postgresql")  # what a server of the benchmark or the load proof may keep its state in
 
 
 @dataclass
@@ -127,3 +123,29 @@ def auth_server(password: str) -> Iterator[PrefectServer]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def server_on(database: str, workdir: Path) -> Iterator[PrefectServer]:
+    """A fresh server on `database` ("sqlite": in its home; "postgresql": a throwaway cluster from the
+    machine's PostgreSQL package), its files under `workdir`; stopped afterwards."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if database == "postgresql":
+            bin_dir = postgres_bin_dir()
+            if bin_dir is None:
+                raise RuntimeError("a server on PostgreSQL needs its initdb: apt-get install postgresql")
+            # A directory of its own: the cluster runs as `postgres`, which must reach it (workdir is root's).
+            cluster_dir = Path(tempfile.mkdtemp(prefix="rpa-platform-postgresql-"))
+            url = stack.enter_context(throwaway_cluster(bin_dir, cluster_dir))
+            database_url = url.replace("+psycopg", "+asyncpg")  # the server's driver
+        server = PrefectServer(
+            home=workdir / "prefect-home",
+            port=free_port(),
+            log_path=workdir / "server.log",
+            database_url=database_url,
+        )
+        server.start()
+        stack.callback(server.stop)
+        yield server
