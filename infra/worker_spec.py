@@ -4,6 +4,7 @@ Pulumi turns these specs into pulumi-docker Containers (infra/workers.py); tests
 inputs on a real Docker engine, so what is tested is what `pulumi up` runs.
 """
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
@@ -52,19 +53,24 @@ class WorkerContainerSpec:
 
 
 def worker_container_specs(settings: StackSettings) -> list[WorkerContainerSpec]:
-    return [
-        worker_container_spec(settings, worker, replica)
-        for worker in settings.platform.workers
-        for replica in range(1, worker.replicas + 1)
-    ]
+    """One per replica. Replicas are numbered across a pool's worker entries (a pool's workers on two Docker
+    hosts are two entries): Prefect tells workers apart by name alone, so two named alike would be one."""
+    specs = []
+    numbered: Counter[str] = Counter()
+    for worker in settings.platform.workers:
+        for replica in range(1, worker.replicas + 1):
+            numbered[worker.pool] += 1
+            specs.append(worker_container_spec(settings, worker, replica, numbered[worker.pool]))
+    return specs
 
 
 def worker_container_spec(
-    settings: StackSettings, worker: WorkerSettings, replica: int
+    settings: StackSettings, worker: WorkerSettings, replica: int, number: int
 ) -> WorkerContainerSpec:
+    """`replica`: within its entry (its health port's offset); `number`: within its pool (its name)."""
     pool = settings.pool(worker.pool)
     pool_name = settings.pool_name(pool.name)
-    name = rpa_naming.worker_name(settings.stack, pool.name, replica)
+    name = rpa_naming.worker_name(settings.stack, pool.name, number)
     health_port = worker.health_port + replica - 1
     health_url = f"http://127.0.0.1:{health_port}/health"
     # Docker workers start flow-run containers through the host's engine.
@@ -100,7 +106,7 @@ def worker_container_spec(
         name=name,
         stack=settings.stack,
         pool=pool_name,
-        replica=replica,
+        replica=number,
         image=settings.worker_image(worker),
         docker_host=worker.docker_host,
         command=command,
@@ -110,7 +116,7 @@ def worker_container_spec(
             f"{LABEL_PREFIX}.stack": settings.stack,
             f"{LABEL_PREFIX}.environment": settings.environment,
             f"{LABEL_PREFIX}.pool": pool_name,
-            f"{LABEL_PREFIX}.replica": str(replica),
+            f"{LABEL_PREFIX}.replica": str(number),
         },
         network_mode=worker.network_mode,
         volumes=volumes,
