@@ -39,6 +39,11 @@ build() {
     .build/wheelhouse
 }
 step image build
+# A self-hosted server's database (a stack's `server:`), built here for want of a registry; elsewhere the stack
+# names the public postgres:15.
+if [[ "$BASE_IMAGE" == rpa-platform/base:bookworm ]]; then
+  step postgres env BASE_IMAGE="$BASE_IMAGE" bash docker/build-postgres-image.sh
+fi
 
 # Old builds' layers are unreachable once :latest moves; drop the dangling ones.
 docker image prune --force --filter "label=org.opencontainers.image.title=rpa-platform runtime" >/dev/null
@@ -46,6 +51,7 @@ docker image prune --force --filter "label=org.opencontainers.image.title=rpa-pl
 echo "==> timings"
 printf '  %s\n' "${timings[@]}"
 echo "==> images"
-for name in "$image:$version" "$image:latest" "$BASE_IMAGE"; do
+for name in "$image:$version" "$image:latest" "$BASE_IMAGE" rpa-platform/postgres:15; do
+  docker image inspect "$name" >/dev/null 2>&1 || continue
   printf '  %-40s %s\n' "$name" "$(docker image inspect --format '{{.Size}}' "$name" | numfmt --to=si --suffix=B)"
 done

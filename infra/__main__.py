@@ -7,7 +7,9 @@ from infra.rpa_platform import RpaPlatform
 from infra.stack_config import from_pulumi_config
 
 settings = from_pulumi_config()
-require_api(settings)
+if settings.config.server is None:
+    # A stack with its own server brings the API up itself: it need not (and on a first `up` cannot) answer.
+    require_api(settings)
 platform = RpaPlatform("rpa-platform", settings)
 for key, value in platform.outputs.items():
     pulumi.export(key, value)

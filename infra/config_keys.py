@@ -9,9 +9,16 @@ API_KEY: Final = "prefectApiKey"
 AUTH_STRING: Final = "prefectAuthString"
 ENVIRONMENT: Final = "environment"
 PLATFORM: Final = "platform"
+SERVER: Final = "server"
+SERVER_DATABASE_PASSWORD: Final = "serverDatabasePassword"
 
-ALL: Final = (API_URL, API_KEY, AUTH_STRING, ENVIRONMENT, PLATFORM)
+ALL: Final = (API_URL, API_KEY, AUTH_STRING, ENVIRONMENT, PLATFORM, SERVER, SERVER_DATABASE_PASSWORD)
 SECRETS: Final = (API_KEY, AUTH_STRING)
+"""The Prefect API's credentials."""
+ENCRYPTED: Final = (*SECRETS, SERVER_DATABASE_PASSWORD)
+"""Every key a stack file must hold encrypted (`pulumi config set --secret`), and no other."""
+OBJECTS: Final = (PLATFORM, SERVER)
+"""Keys whose value is an object: Pulumi may hand the program either the object or its JSON text."""
 
 DEFAULT_API_URL: Final = "http://127.0.0.1:4200/api"
 

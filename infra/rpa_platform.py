@@ -22,20 +22,31 @@ from infra.prefect_resources.variable import Variable
 from infra.prefect_resources.work_pool import WorkPool
 from infra.prefect_resources.work_queue import WorkQueue
 from infra.prefect_resources.work_queue_priorities import WorkQueuePriorities
+from infra.prefect_server import PrefectServer
+from infra.server_spec import server_spec
 from infra.settings import StackSettings
 from infra.worker_spec import worker_container_specs
 from infra.workers import Workers
 
 
 class RpaPlatform(pulumi.ComponentResource):
-    """Work pools and their queues, Variables, concurrency limits and the worker containers of one stack."""
+    """Work pools and their queues, Variables, concurrency limits and the worker containers of one stack, and
+    its own Prefect server when it has one."""
 
     def __init__(
         self, name: str, settings: StackSettings, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("rpa-platform:index:RpaPlatform", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         platform = settings.platform
+        own_server = server_spec(settings)
+        self.server = (
+            PrefectServer("prefect-server", own_server, pulumi.ResourceOptions(parent=self))
+            if own_server
+            else None
+        )
+        # Every Prefect object waits for the stack's own server (created once it reports healthy).
+        on_api: list[pulumi.Resource] = [self.server.api] if self.server else []
+        child = pulumi.ResourceOptions(parent=self, depends_on=on_api)
 
         self.pools = {
             pool.name: WorkPool(f"pool-{pool.name}", work_pool_inputs(settings, pool), child)
@@ -45,7 +56,7 @@ class RpaPlatform(pulumi.ComponentResource):
             WorkQueue(
                 f"queue-{queue.pool}-{queue.name}",
                 work_queue_inputs(settings, queue),
-                pulumi.ResourceOptions(parent=self, depends_on=[self.pools[queue.pool]]),
+                pulumi.ResourceOptions(parent=self, depends_on=[*on_api, self.pools[queue.pool]]),
                 work_pool_name=self.pools[queue.pool].name,
             )
             for queue in platform.queues
@@ -58,9 +69,12 @@ class RpaPlatform(pulumi.ComponentResource):
                 pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[
-                        queue
-                        for queue, settings_queue in zip(self.queues, platform.queues, strict=True)
-                        if settings_queue.pool == pool.name
+                        *on_api,
+                        *(
+                            queue
+                            for queue, settings_queue in zip(self.queues, platform.queues, strict=True)
+                            if settings_queue.pool == pool.name
+                        ),
                     ],
                 ),
                 work_pool_name=self.pools[pool.name].name,
@@ -85,7 +99,8 @@ class RpaPlatform(pulumi.ComponentResource):
             "workers",
             worker_container_specs(settings),
             pulumi.ResourceOptions(
-                parent=self, depends_on=[*self.pools.values(), *self.queues, *self.queue_priorities]
+                parent=self,
+                depends_on=[*on_api, *self.pools.values(), *self.queues, *self.queue_priorities],
             ),
         )
         self.outputs: dict[str, Any] = {
@@ -100,4 +115,6 @@ class RpaPlatform(pulumi.ComponentResource):
             "tagLimits": [limit.tag for limit in self.tag_limits],
             "workerContainers": [container.name for container in self.workers.containers],
         }
+        if self.server:
+            self.outputs["serverContainers"] = [self.server.database.name, self.server.api.name]
         self.register_outputs(self.outputs)

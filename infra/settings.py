@@ -30,11 +30,19 @@ from infra.problem import Problem
 from infra.url_credentials import has_credentials, masked_url
 
 PoolType = Literal["docker", "process"]
+LeaseStorage = Literal["filesystem", "memory"]
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://")
 DEFAULT_QUEUE = "default"  # Prefect makes it in every pool.
 MIN_HEALTH_PORT = 1024  # Below it, ports are privileged.
+MIN_SERVER_PORT = MIN_HEALTH_PORT
 MAX_PORT = 65535
+LOCALHOST = "127.0.0.1"
+"""Where a stack's own Prefect server and its database listen: host networking, never another interface."""
+DEFAULT_SERVER_IMAGE = "prefecthq/prefect:3.9.1-python3.11"
+DEFAULT_DATABASE_IMAGE = "postgres:15"
+DATABASE_IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
+"""A PostgreSQL role or database name that needs no quoting anywhere (URL, SQL, shell)."""
 MAX_REPLICAS = MAX_PORT - MIN_HEALTH_PORT + 1  # Each replica binds its own health port.
 MAX_POLL_SECONDS = 3600
 """A worker's health check fails after 30 missed polls: at one poll an hour, a dead worker already goes
@@ -178,6 +186,38 @@ class PlatformSettings(StackModel):
     the clash: set it once when bringing an existing server under this stack, then remove it."""
 
 
+class ServerDatabaseSettings(StackModel):
+    """The self-hosted server's PostgreSQL; its password is the secret `serverDatabasePassword`."""
+
+    image: str = Field(default=DEFAULT_DATABASE_IMAGE, min_length=1)
+    """An image with the official postgres image's interface (POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB,
+    PGPORT, PGDATA): postgres:15, or docker/postgres built locally (docker/build-postgres-image.sh)."""
+    port: int = Field(default=5432, ge=MIN_SERVER_PORT, le=MAX_PORT)
+    """On 127.0.0.1 of the Docker host (host networking): choose one no other PostgreSQL there uses."""
+    name: str = Field(default="prefect", pattern=DATABASE_IDENTIFIER)
+    user: str = Field(default="prefect", pattern=DATABASE_IDENTIFIER)
+
+
+class ServerSettings(StackModel):
+    """A Prefect server of the stack's own, with its PostgreSQL database, as containers on a Docker host of
+    this machine (pulumi-docker). Without this section the stack targets an existing API (prefectApiUrl)."""
+
+    port: int = Field(default=4200, ge=MIN_SERVER_PORT, le=MAX_PORT)
+    """The API and UI listen on 127.0.0.1:<port>; prefectApiUrl must be http://127.0.0.1:<port>/api."""
+    image: str = Field(default=DEFAULT_SERVER_IMAGE, min_length=1)
+    """An image with Prefect 3.9.1 and asyncpg (prefecthq/prefect:3.9.1-python3.11, or
+    rpa-platform/runtime)."""
+    docker_host: str = DEFAULT_DOCKER_HOST
+    lease_storage: LeaseStorage = "filesystem"
+    """Where the server keeps concurrency leases. `filesystem` (on the server's volume) outlives a restart;
+    `memory` (Prefect's default) loses them, and every slot held then stays counted until freed by hand."""
+    database: ServerDatabaseSettings = Field(default_factory=ServerDatabaseSettings)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{LOCALHOST}:{self.port}/api"
+
+
 class StackConfig(StackModel):
     """The project's keys in a stack file (`rpa-platform:<key>`)."""
 
@@ -188,6 +228,9 @@ class StackConfig(StackModel):
     prefect_auth_string: SecretStr | None = None
     environment: rpa_naming.Environment
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
+    server: ServerSettings | None = None
+    """The stack's own Prefect server; absent, the stack targets the existing API at prefectApiUrl."""
+    server_database_password: SecretStr | None = None
 
 
 class StackSettings(BaseModel):
@@ -269,7 +312,7 @@ def schema_problems(error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors():
         loc = tuple(item["loc"])
-        reason = describe_error(item, show_input=not (loc and loc[0] in config_keys.SECRETS))
+        reason = describe_error(item, show_input=not (loc and loc[0] in config_keys.ENCRYPTED))
         if item["type"] == "extra_forbidden":
             allowed = allowed_keys(StackConfig, loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
@@ -383,6 +426,75 @@ def health_port_problems(workers: list[WorkerSettings]) -> list[Problem]:
                         f"platform.workers[{index}].healthPort",
                         f"ports {min(ports)}-{max(ports)} overlap those of workers[{other_index}] on the "
                         "same Docker host; choose a free range",
+                    )
+                )
+    return problems
+
+
+def server_problems(settings: StackSettings) -> list[Problem]:
+    """The stack's own server: its secret, the URL the stack's objects and workers are sent to, and the
+    ports and names it takes on its Docker host."""
+    config = settings.config
+    server = config.server
+    password = config.server_database_password
+    if server is None:
+        if password is None:
+            return []
+        return [
+            Problem(
+                config_keys.SERVER_DATABASE_PASSWORD,
+                "only a stack with a `server:` section uses it: add the section or remove the secret",
+            )
+        ]
+    problems = []
+    if password is None or not password.get_secret_value():
+        problems.append(
+            Problem(
+                config_keys.SERVER_DATABASE_PASSWORD,
+                "required by `server:` (its database's password): pulumi config set --secret "
+                f"{config_keys.SERVER_DATABASE_PASSWORD} <password>",
+            )
+        )
+    if config.prefect_api_url != server.api_url:
+        problems.append(
+            Problem(
+                config_keys.API_URL,
+                f"must be {server.api_url}, the URL of the stack's own server (server.port "
+                f"{server.port}), so that its objects and workers land there (got "
+                f"{masked_url(config.prefect_api_url)})",
+            )
+        )
+    if config.prefect_api_key is not None:
+        problems.append(
+            Problem(
+                config_keys.API_KEY,
+                "a self-hosted Prefect server takes no API key (Prefect Cloud does): protect it with "
+                f"{config_keys.AUTH_STRING} instead",
+            )
+        )
+    if not server.docker_host.startswith("unix://"):
+        problems.append(
+            Problem(
+                "server.dockerHost",
+                f"must be a unix:// socket of this machine: the server listens on {LOCALHOST}, which only "
+                f"the machine it runs on reaches (got {masked_url(repr(server.docker_host))})",
+            )
+        )
+    if server.database.port == server.port:
+        problems.append(
+            Problem("server.database.port", f"is server.port too ({server.port}); choose another")
+        )
+    for index, worker in enumerate(settings.platform.workers):
+        if worker.docker_host != server.docker_host or worker.network_mode != "host":
+            continue
+        for key, port in (("server.port", server.port), ("server.database.port", server.database.port)):
+            if port in worker.health_ports():
+                first, last = worker.health_ports()[0], worker.health_ports()[-1]
+                problems.append(
+                    Problem(
+                        key,
+                        f"port {port} is a health port of platform.workers[{index}] ({first}-{last}) on the "
+                        "same Docker host; choose another",
                     )
                 )
     return problems

@@ -20,7 +20,7 @@ from infra import config_keys
 from infra.flow_requirements import flow_requirement_problems
 from infra.prefect_objects import prefect_problems
 from infra.problem import Problem
-from infra.settings import SettingsError, StackSettings, parse_config, reference_problems
+from infra.settings import SettingsError, StackSettings, parse_config, reference_problems, server_problems
 from infra.yaml_file import YamlFileError, load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +61,8 @@ def read_stack_document(path: Path) -> dict[str, Any]:
 def parse_stack_settings(stack: str, source: str, raw: dict[str, Any]) -> StackSettings:
     """Validate the project's config keys (short form: `platform`, `environment` ...) of one stack."""
     settings = parse_config(stack, source, raw)
-    problems = reference_problems(settings) + prefect_problems(settings) + flow_requirement_problems(settings)
+    problems = reference_problems(settings) + server_problems(settings)
+    problems += prefect_problems(settings) + flow_requirement_problems(settings)
     if problems:
         raise SettingsError(source, problems)
     return settings
@@ -74,12 +75,12 @@ def from_pulumi_config() -> StackSettings:
     raw, problems = project_keys({**get_config_env(), **CONFIG.get()})
     for key in list(raw):
         encrypted = is_config_secret(config_keys.qualified(key))
-        if key in config_keys.SECRETS and not encrypted:
+        if key in config_keys.ENCRYPTED and not encrypted:
             problems.append(unencrypted(key))
-        elif key not in config_keys.SECRETS and encrypted:
+        elif key not in config_keys.ENCRYPTED and encrypted:
             del raw[key]  # Decrypted here: never to be echoed.
             problems.append(encrypted_but_not_secret(key))
-    problems += decode_platform(raw)
+    problems += decode_objects(raw)
     if problems:
         raise SettingsError(source, problems)
     return parse_stack_settings(stack, source, raw)
@@ -90,13 +91,13 @@ def from_stack_file(path: Path) -> StackSettings:
     raw, problems = project_keys(read_stack_document(path)["config"])
     for key, value in list(raw.items()):
         encrypted = isinstance(value, dict) and set(value) == {"secure"}
-        if key in config_keys.SECRETS and encrypted:
+        if key in config_keys.ENCRYPTED and encrypted:
             raw[key] = ENCRYPTED
-        elif key in config_keys.SECRETS:
+        elif key in config_keys.ENCRYPTED:
             problems.append(unencrypted(key))
         elif encrypted:
             problems.append(encrypted_but_not_secret(key))
-    problems += decode_platform(raw)
+    problems += decode_objects(raw)
     if problems:
         raise SettingsError(path.name, problems)
     return parse_stack_settings(stack_of(path), path.name, raw)
@@ -142,18 +143,26 @@ def unknown_namespace(namespace: str) -> str:
     return f"unknown namespace '{namespace}', whose keys nobody reads; {hint}allowed: {', '.join(known)}"
 
 
-def decode_platform(raw: dict[str, Any]) -> list[Problem]:
-    """The platform, when written as a JSON string, as the object it holds: Pulumi hands the program an object
-    and a string of JSON alike, so the stack file's readers must take both."""
-    text = raw.get(config_keys.PLATFORM)
-    if not isinstance(text, str):
-        return []
-    try:
-        raw[config_keys.PLATFORM] = json.loads(text, object_pairs_hook=unique_keys)
-    except ValueError as error:
-        raw.pop(config_keys.PLATFORM)
-        return [Problem(config_keys.PLATFORM, f"must be an object (pools, queues, workers, ...): {error}")]
-    return []
+def decode_objects(raw: dict[str, Any]) -> list[Problem]:
+    """The platform and the server, when written as JSON strings, as the objects they hold: Pulumi hands the
+    program an object and a string of JSON alike, so the stack file's readers must take both."""
+    problems = []
+    for key in config_keys.OBJECTS:
+        text = raw.get(key)
+        if not isinstance(text, str):
+            continue
+        try:
+            raw[key] = json.loads(text, object_pairs_hook=unique_keys)
+        except ValueError as error:
+            raw.pop(key)
+            problems.append(Problem(key, f"must be an object ({OBJECT_CONTENTS[key]}): {error}"))
+    return problems
+
+
+OBJECT_CONTENTS = {
+    config_keys.PLATFORM: "pools, queues, workers, ...",
+    config_keys.SERVER: "port, image, database, ...",
+}
 
 
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

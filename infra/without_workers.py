@@ -60,6 +60,15 @@ def main() -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 1
+    if (server_key := config_keys.qualified(config_keys.SERVER)) in document["config"]:
+        print(
+            f"stack {args.stack} runs its own Prefect server (`{server_key}`), "
+            "a pulumi-docker container like its workers: it needs pulumi-resource-docker "
+            "(tools/pulumi/docker-plugin.sh); without it, remove `server:` and target a running server "
+            "(`make server`).",
+            file=sys.stderr,
+        )
+        return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(yaml.safe_dump(without_workers(document), sort_keys=False))
     return 0

@@ -26,18 +26,24 @@ class UnconvertedInput(ValueError):
     """A Container input this converter does not know: the test would launch other than what `up` would."""
 
 
+PROVIDER_SIDE = {"mustRun", "wait", "waitTimeout"}
+"""Inputs that are no Docker argument but what the provider does after the start."""
+DEFAULT_WAIT_TIMEOUT_SECONDS = 60  # the provider's default for waitTimeout
+
+
 @dataclass(frozen=True)
 class ContainerLaunch:
-    """What the provider does for one Container: create it with these arguments, start it, and (mustRun)
-    fail unless it is running."""
+    """What the provider does for one Container: create it with these arguments, start it, (mustRun) fail
+    unless it is running and (wait) fail unless its health check reports healthy within `wait_seconds`."""
 
     create_kwargs: dict[str, Any]
     must_run: bool
+    wait_seconds: int | None = None
+    """None: the provider does not wait for health (wait unset or false)."""
 
 
 def container_launch(inputs: Mapping[str, Any]) -> ContainerLaunch:
-    # mustRun is no Docker argument but the provider's own check after the start.
-    unknown = sorted(set(inputs) - set(CONVERSIONS) - {"mustRun"})
+    unknown = sorted(set(inputs) - set(CONVERSIONS) - PROVIDER_SIDE)
     if unknown:
         raise UnconvertedInput(
             f"pulumi-docker Container input(s) {unknown} have no conversion in {__name__}: add one (as the "
@@ -47,7 +53,14 @@ def container_launch(inputs: Mapping[str, Any]) -> ContainerLaunch:
     for name, value in inputs.items():
         if name in CONVERSIONS:
             create_kwargs.update(CONVERSIONS[name](value))
-    return ContainerLaunch(create_kwargs, must_run=bool(inputs.get("mustRun", False)))
+    if inputs.get("wait") and "healthcheck" not in inputs:
+        raise UnconvertedInput("wait=true without a healthcheck: the provider refuses it")
+    wait_seconds = (
+        integer(inputs.get("waitTimeout", DEFAULT_WAIT_TIMEOUT_SECONDS), "waitTimeout")
+        if inputs.get("wait")
+        else None
+    )
+    return ContainerLaunch(create_kwargs, bool(inputs.get("mustRun", False)), wait_seconds)
 
 
 def go_duration_ns(text: str) -> int:

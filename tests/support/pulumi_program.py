@@ -61,7 +61,7 @@ def run_under_mocks(
     """Run `program` as the given stack with the given config; returns what it declared. The program's
     return value (an Output or None) is awaited, so failures inside applies surface."""
     reset_options(project=config_keys.PROJECT, stack=stack, preview=preview)
-    set_all_config(config, secret_keys=[config_keys.qualified(key) for key in config_keys.SECRETS])
+    set_all_config(config, secret_keys=[config_keys.qualified(key) for key in config_keys.ENCRYPTED])
     inventory = inventory if inventory is not None else Inventory()
     set_mocks(inventory, project=config_keys.PROJECT, stack=stack, preview=preview)
     pulumi.runtime.test(program)()
