@@ -403,7 +403,9 @@ def worker_problems(
         schemes = ", ".join(DOCKER_HOST_SCHEMES)
         given = masked_url(repr(worker.docker_host))
         problems.append(Problem(f"{path}.dockerHost", f"must start with one of {schemes} (got {given})"))
-    container = rpa_naming.worker_name(settings.stack, worker.pool, worker.replicas)
+    # Replicas are numbered across the pool's entries (infra/worker_spec.py): the longest name is the last.
+    pool_replicas = sum(other.replicas for other in settings.platform.workers if other.pool == worker.pool)
+    container = rpa_naming.worker_name(settings.stack, worker.pool, pool_replicas)
     if (problem := container_name_problem(container)) is not None:
         reason = f"its workers' {problem}: give pool '{worker.pool}' a name of those characters"
         problems.append(Problem(f"{path}.pool", reason))

@@ -1,0 +1,143 @@
+"""Two Docker hosts on one machine: its engine (unix:///var/run/docker.sock) and a second engine with a socket,
+data root and containerd of its own (.ci/second-docker-engine.sh), so that workers on two Docker hosts are
+tested for real without a second machine. Both use host networking only.
+
+Without the second engine the tests that need it skip, unless RPA_REQUIRE_DOCKER=1 (CI), where they fail."""
+
+import os
+import shlex
+import shutil
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+import docker
+from infra.rpa_platform import RpaPlatform
+from infra.settings import DEFAULT_DOCKER_HOST, StackSettings
+from infra.stack_config import PROJECT_ROOT
+from tests.support.docker_workers import DockerHosts
+from tests.support.pulumi_cli import CommandFailed, run_command
+from tests.support.pulumi_program import run_under_mocks
+
+FIRST_DOCKER_HOST = DEFAULT_DOCKER_HOST
+SECOND_ENGINE = os.environ.get("RPA_DOCKER2_NAME", "rpa-docker-2")
+"""Names the second engine's socket, roots and log, as the script does."""
+SECOND_DOCKER_HOST = f"unix:///var/run/{SECOND_ENGINE}.sock"
+SECOND_ENGINE_LOG = Path(os.environ.get("RPA_DOCKER2_LOG", f"/tmp/{SECOND_ENGINE}.log"))
+SECOND_ENGINE_SCRIPT = PROJECT_ROOT / ".ci" / "second-docker-engine.sh"
+# Bounds on hangs, not on speed: the engine answers in 1-5 s; a 400 MB image loads in about 15 s.
+ENGINE_BOUND_SECONDS = 180
+IMAGE_LOAD_BOUND_SECONDS = 600
+LOG_TAIL_LINES = 30
+
+
+def unavailable(reason: str) -> NoReturn:
+    if os.environ.get("RPA_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"{reason} (RPA_REQUIRE_DOCKER=1: Docker is required here)")
+    pytest.skip(reason)
+
+
+def answers(host: str) -> bool:
+    try:
+        with closing(docker.DockerClient(base_url=host, timeout=10)) as client:
+            return bool(client.ping())
+    except Exception:
+        return False
+
+
+def engine_log_tail() -> str:
+    if not SECOND_ENGINE_LOG.exists():
+        return f"(no log at {SECOND_ENGINE_LOG})"
+    lines = SECOND_ENGINE_LOG.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+    return f"{SECOND_ENGINE_LOG}, last lines:\n" + "\n".join(lines)
+
+
+def run_engine_script(*args: str) -> None:
+    env = {**os.environ, "RPA_DOCKER2_NAME": SECOND_ENGINE, "RPA_DOCKER2_LOG": str(SECOND_ENGINE_LOG)}
+    command = ["bash", str(SECOND_ENGINE_SCRIPT), *args]
+    result = run_command(command, PROJECT_ROOT, env, timeout=ENGINE_BOUND_SECONDS)
+    if result.returncode != 0:
+        raise CommandFailed(f"{result.describe()}\n{engine_log_tail()}")
+
+
+@contextmanager
+def second_docker_host() -> Iterator[str]:
+    """The second engine's URL, answering. When it does not answer, it is started with the script (root only)
+    and stopped on the way out unless containers remain on it; an engine that was already running (CI starts
+    it) is left running."""
+    if answers(SECOND_DOCKER_HOST):
+        yield SECOND_DOCKER_HOST
+        return
+    if os.geteuid() != 0 or shutil.which("dockerd") is None:
+        unavailable(f"no second Docker engine at {SECOND_DOCKER_HOST}: start it with {SECOND_ENGINE_SCRIPT}")
+    try:
+        run_engine_script("start")
+    except CommandFailed as error:
+        unavailable(f"the second Docker engine did not start:\n{error}")
+    try:
+        yield SECOND_DOCKER_HOST
+    finally:
+        # Another test process may have come to use it meanwhile: an engine with containers stays up.
+        if not containers_on(SECOND_DOCKER_HOST):
+            run_engine_script("stop")
+
+
+def containers_on(host: str) -> list[str]:
+    with closing(docker.DockerClient(base_url=host)) as client:
+        return [container.name for container in client.containers.list(all=True)]
+
+
+def ensure_image(host: str, image: str, source: str = FIRST_DOCKER_HOST) -> None:
+    """No registry: an image the first engine built is copied to another engine (`docker save | load`) unless
+    that engine has it already, by ID (the same tag there may be an older build). The ID stays the same."""
+    wanted = image_id(source, image)
+    if wanted is None:
+        unavailable(f"image {image} is missing on {source}: build it with `make image`")
+    if image_id(host, image) == wanted:
+        return
+    save = f"docker --host {shlex.quote(source)} save {shlex.quote(image)}"
+    load = f"docker --host {shlex.quote(host)} load --quiet"
+    # The build it replaces (same tag) would stay there untagged, one more with every `make image`.
+    prune = f"docker --host {shlex.quote(host)} image prune --force"
+    command = ["bash", "-o", "pipefail", "-c", f"{save} | {load} && {prune}"]
+    result = run_command(command, PROJECT_ROOT, dict(os.environ), timeout=IMAGE_LOAD_BOUND_SECONDS)
+    if result.returncode != 0 or image_id(host, image) != wanted:
+        unavailable(f"could not copy {image} from {source} to {host}:\n{result.describe()}")
+
+
+def image_id(host: str, image: str) -> str | None:
+    with closing(docker.DockerClient(base_url=host)) as client:
+        try:
+            return str(client.images.get(image).id)
+        except docker.errors.ImageNotFound:
+            return None
+
+
+def remove_labelled_containers(hosts: list[str], label: str) -> list[str]:
+    """Force-remove every container carrying `label` (key=value) on each host; their names, for messages."""
+    removed = []
+    for host in hosts:
+        with closing(docker.DockerClient(base_url=host)) as client:
+            for container in client.containers.list(all=True, filters={"label": label}):
+                container.remove(force=True)
+                removed.append(f"{host}: {container.name}")
+    return removed
+
+
+def declared_on_hosts(settings: StackSettings) -> DockerHosts:
+    """Every resource the program declares for these settings, run under mocks that answer as pulumi-docker
+    does on each host (a kept image's ID is that host's): providers, images and containers."""
+    hosts = DockerHosts()
+
+    def program() -> None:
+        RpaPlatform("rpa-platform", settings)
+
+    try:
+        run_under_mocks(settings.stack, {}, program, inventory=hosts)
+    finally:
+        for client in hosts.clients.values():
+            client.close()
+    return hosts
