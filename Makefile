@@ -28,7 +28,7 @@ export DO_NOT_TRACK := 1
 PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_HOME
 
-.PHONY: help setup lint check list-config status test bench loadtest deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file
+.PHONY: help setup lint check list-config status test bench loadtest loadproof deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file
 
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
@@ -74,6 +74,12 @@ bench: ## Benchmarks (not part of CI): the flows' runtime, the providers' latenc
 loadtest: ## Load test STACK (default dev): rpa3 runs against a demo ERP enforcing its limits, through the stack's deployment when a worker of its pool is online, else locally; results in loadtest-results/ (LOADTEST_ARGS="--flow-runs 8 --items 100", "--step-up 2:16:2" or "--mode local")
 	$(BIN)/python -m tools.loadtest --stack $(STACK) $(LOADTEST_ARGS)
 
+# The second Docker host: a second engine on this machine (its own socket, roots and containerd; host
+# networking only), which the load proof's and the two-host test's workers use; they start it when it is down.
+loadproof: pulumi-cli image ## The load proof: TASKS (default 10000) rpa3 items in 3 flow runs through the rpa3 deployment, executed by workers on two Docker hosts, on a Prefect server on SQLite and on PostgreSQL (DATABASES=...), measured at a demo ERP enforcing the limits and in the results database; loadtest-results/loadproof-<db>-<time>.json
+	RPA_LOADPROOF_TASKS=$(or $(TASKS),10000) RPA_LOADPROOF_DATABASES="$(or $(DATABASES),sqlite postgresql)" \
+	  $(BIN)/python -m pytest tests/loadproof -p no:cacheprovider -s
+
 deploy: check stack-file ## prefect deploy: the flows' deployments of STACK (default dev), to the stack's API
 	api_url=$$($(BIN)/python -m infra.list_config --api-url $(STACK)) && PREFECT_API_URL=$$api_url \
 	  $(BIN)/prefect --no-prompt deploy --name rpa1/$(STACK) --name rpa2/$(STACK) --name rpa3/$(STACK)
@@ -96,7 +102,11 @@ server: ## Start the local Prefect server on 127.0.0.1:4200 unless one answers (
 server-stop: ## Stop the local Prefect server started by `make server`
 	@$(LOCAL_SERVER) stop
 
-local: pulumi-cli server image | $(LOCAL_STATE) ## The main job on the embedded defaults: local server, image, `up` for STACK
+# A stack with `rpa-platform:server:` brings its own Prefect server (PostgreSQL, containers `up` creates);
+# the others use the embedded one (`make server`, SQLite), the default: it needs nothing but this repository.
+local: pulumi-cli image | $(LOCAL_STATE) ## The main job on the embedded defaults: local server (unless the stack brings its own), image, `up` for STACK
+	@if grep -q '^ *rpa-platform:server:' Pulumi.$(STACK).yaml; then echo "local: $(STACK) brings its own Prefect server"; \
+	  else $(MAKE) --no-print-directory server; fi
 	@if bash tools/pulumi/docker-plugin.sh; then $(MAKE) up; else \
 	  pulumi stack select --create $(STACK) && \
 	  $(BIN)/python -m infra.without_workers $(STACK) $(BUILD)/Pulumi.$(STACK).without-workers.yaml && \

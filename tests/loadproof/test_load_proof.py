@@ -1,0 +1,205 @@
+"""The load proof: thousands of rpa3 items through the whole platform, on a Prefect server on SQLite or on
+PostgreSQL.
+
+A copy of the project is applied with the real `pulumi up` (dev's stack file, with limits sized for load);
+its workers run on two Docker hosts (this machine's engine and a second one, each worker container as the
+program declares it); the rpa3 deployment is deployed with `prefect deploy`; `make loadtest`'s driver
+(`python -m tools.loadtest --mode deployments`) then starts concurrent flow runs through that deployment
+against a demo ERP that enforces the stack's limits itself. Measured at the ERP and in the results database:
+no call above the concurrency limit or the rate, every item reconciled exactly once, the runs executed by
+workers on both hosts, and the throughput against the ideal one.
+
+`RPA_LOADPROOF_TASKS` (default 2,000: CI's shortened proof) and `RPA_LOADPROOF_DATABASES` (default
+`sqlite`); `make loadproof` runs 10,000 on both. Each run's summary goes to `RPA_LOADPROOF_OUT` (default
+loadtest-results/) as loadproof-<database>-<time>.json."""
+
+import json
+import math
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prefect.client.orchestration import SyncPrefectClient
+
+from infra.settings import StackSettings
+from infra.stack_config import PROJECT_ROOT, from_stack_file
+from tests.support.docker_hosts import FIRST_DOCKER_HOST, ensure_image, second_docker_host
+from tests.support.docker_workers import declared_containers, docker_client_or_fail, launched
+from tests.support.ports import free_port
+from tests.support.prefect_server import server_on
+from tests.support.pulumi_cli import PulumiProject
+from tests.support.worker_events import workers_of_flow_runs
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+TASKS = int(os.environ.get("RPA_LOADPROOF_TASKS", "2000"))
+DATABASES = os.environ.get("RPA_LOADPROOF_DATABASES", "sqlite").split()
+OUT_DIR = Path(os.environ.get("RPA_LOADPROOF_OUT", PROJECT_ROOT / "loadtest-results"))
+FLOW_RUNS = 3
+ERP_LATENCY_SECONDS = 0.05
+# Sized for load: 10 calls in flight and 100 calls per second (a bucket of 100) to the ERP; the pool and the
+# deployment admit the three runs at once, and each of the two workers runs two at most, so both work.
+ERP_API_LIMIT = 10
+RATE_PER_SECOND = 100
+POOL_LIMIT = 4
+WORKER_LIMIT = 2
+WIDTH = 10
+LOAD_BOUND_SECONDS = 3600  # a bound on a hang: 10,000 items take minutes
+
+
+def sized_for_load(erp_url: str, data_dir: Path) -> Any:
+    def edit(platform: dict[str, Any]) -> None:
+        pool = platform["pools"][0]
+        pool["concurrencyLimit"] = POOL_LIMIT
+        pool["jobDefaults"]["env"]["RPA_ERP_API_URL"] = erp_url
+        pool["jobDefaults"]["volumes"] = [f"{data_dir}:/data"]
+        for queue in platform["queues"]:
+            queue["concurrencyLimit"] = POOL_LIMIT
+        platform["variables"]["rpa3_max_concurrent_tasks"] = WIDTH
+        platform["variables"]["rpa3_timeout"] = 300
+        platform["concurrencyLimits"] = [
+            {"name": "erp-api", "limit": ERP_API_LIMIT},
+            {"name": "erp-api-rate", "limit": RATE_PER_SECOND, "slotDecayPerSecond": RATE_PER_SECOND},
+            {"name": "db-write", "limit": 1},
+        ]
+
+    return edit
+
+
+def rpa3_dev_admitting(project: PulumiProject, runs: int) -> None:
+    """The copy's prefect.yaml with rpa3/dev admitting `runs` flow runs at once (dev ships 1)."""
+    path = project.root / "prefect.yaml"
+    document = yaml.safe_load(path.read_text())
+    (rpa3,) = (d for d in document["deployments"] if d["name"] == "dev" and "rpa3" in d["entrypoint"])
+    rpa3["concurrency_limit"] = {"limit": runs, "collision_strategy": "ENQUEUE"}
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def on_two_hosts(project: PulumiProject, hosts: list[str]) -> StackSettings:
+    """The copy's dev stack with one worker on each Docker host, polling often."""
+    settings = from_stack_file(project.stack_file("dev"))
+    (shipped,) = from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml").platform.workers
+    workers = [
+        shipped.model_copy(
+            update={"docker_host": host, "limit": WORKER_LIMIT, "poll_seconds": 2, "health_port": free_port()}
+        )
+        for host in hosts
+    ]
+    platform = settings.platform.model_copy(update={"workers": workers})
+    return StackSettings(
+        stack="dev", source=settings.source, config=settings.config.model_copy(update={"platform": platform})
+    )
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_thousands_of_items_through_workers_on_two_hosts_within_the_limits(
+    database: str, tmp_path: Path
+) -> None:
+    image = str(from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml").platform.pools[0].job_defaults["image"])
+    docker_client_or_fail(image)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    items_per_run = math.ceil(TASKS / FLOW_RUNS)
+    with second_docker_host() as second, server_on(database, tmp_path / "server") as server:
+        ensure_image(second, image)
+        hosts = [FIRST_DOCKER_HOST, second]
+        # No `pulumi destroy` after: the server (and what the stack made on it) is this test's alone.
+        project = PulumiProject.copy(tmp_path, server.api_url)
+        # The load test's own ERP replaces this URL in the runs' job variables.
+        project.edit_platform("dev", sized_for_load("http://127.0.0.1:9", data_dir))
+        rpa3_dev_admitting(project, FLOW_RUNS)
+        project.up("dev", "--policy-pack", "infra/policies")
+        with launched(declared_containers(on_two_hosts(project, hosts))):
+            project.deploy("dev")
+            started = time.time()
+            result = _load(server.api_url, items_per_run, tmp_path / "load")
+            elapsed = time.time() - started
+            with SyncPrefectClient(server.api_url) as client:
+                run_ids = [run["flow_run_id"] for run in result["flow_runs"]]
+                workers = workers_of_flow_runs(client, run_ids)
+
+    planned = items_per_run * FLOW_RUNS
+    erp = result["erp"]
+    rows = _reconciliations(data_dir / "rpa-results.db", [run["batch"] for run in result["flow_runs"]])
+    ideal_items_per_second = min(ERP_API_LIMIT / ERP_LATENCY_SECONDS, RATE_PER_SECOND)
+    summary = {
+        "database": database,
+        "tasks": planned,
+        "flow_runs": FLOW_RUNS,
+        "docker_hosts": hosts,
+        "workers_by_flow_run": workers,
+        "limits": {"erp_api": ERP_API_LIMIT, "rate_per_second": RATE_PER_SECOND, "width": WIDTH},
+        "erp_latency_seconds": ERP_LATENCY_SECONDS,
+        "items_reconciled_in_database": len(rows),
+        "distinct_items_in_database": len({item for item, _ in rows}),
+        "erp": erp,
+        "observed": result["observed"],
+        "throughput": result["throughput"],
+        "ideal_items_per_second": ideal_items_per_second,
+        "throughput_over_ideal": result["throughput"]["items_per_second"] / ideal_items_per_second,
+        "load_seconds": round(elapsed, 1),
+    }
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    out = OUT_DIR / f"loadproof-{database}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(summary, indent=2))
+    print(f"\nload proof on {database}: {json.dumps(summary)}\nwritten to {out}")
+
+    assert all(run["final_state"] == "Completed" for run in result["flow_runs"]), result["flow_runs"]
+    assert erp["rejected_for_concurrency"] == 0 and erp["rejected_for_rate"] == 0, erp
+    assert all(observation["within"] for observation in result["observed"]), result["observed"]
+    assert len(rows) == planned  # every item reconciled and recorded, once (item_id is the key) ...
+    for run in result["flow_runs"]:  # ... each batch whole, written by one flow run of its own
+        batch_rows = [(item, writer) for item, writer in rows if item.startswith(f"{run['batch']}-")]
+        assert len(batch_rows) == items_per_run and len({writer for _, writer in batch_rows}) == 1, run
+    # ... exactly once: one reconciliation call accepted per item, plus each run's listing of its items.
+    assert erp["accepted"] == planned + FLOW_RUNS, erp
+    assert len({worker for worker in workers.values()}) >= 2, workers  # both hosts' workers ran flow runs
+
+
+def _load(api_url: str, items_per_run: int, out_dir: Path) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        "-m",
+        "tools.loadtest",
+        "--stack=dev",
+        "--mode=deployments",
+        f"--flow-runs={FLOW_RUNS}",
+        f"--items={items_per_run}",
+        f"--erp-latency={ERP_LATENCY_SECONDS}",
+        f"--out-dir={out_dir}",
+    ]
+    env = {**os.environ, "PREFECT_API_URL": api_url, "COLUMNS": "200"}
+    log = out_dir.with_suffix(".log")
+    out_dir.mkdir(parents=True)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            code = process.wait(timeout=LOAD_BOUND_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+            code = None
+    text = log.read_text(errors="replace")
+    assert code == 0, f"load test exited {code}:\n{text[-6000:]}"
+    (result,) = out_dir.glob("dev-*.json")
+    return json.loads(result.read_text())
+
+
+def _reconciliations(database: Path, batches: list[str]) -> list[tuple[str, str]]:
+    """(item_id, flow_run_id) of the load's items in the results database."""
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT item_id, flow_run_id FROM reconciliations").fetchall()
+    return [(item, run) for item, run in rows if any(item.startswith(f"{batch}-") for batch in batches)]
