@@ -9,13 +9,15 @@ The target moves once per window: a window closes when as many calls started und
 been answered as the target allows (about one round trip of every call in flight), so each change is judged
 on calls made under the one before it.
 
-- Overload (a 429 or a timeout): multiplicative decrease at once, by `decrease_factor`. Calls already in
-  flight when the target fell carry the same news, so their overloads do not lower it again (TCP's once per
-  round trip).
-- Queueing (Vegas): a window's mean latency against the baseline (the fastest answer seen: a call that
+- Overload (a 429 or a timeout): multiplicative decrease at once, by `decrease_factor`, then no other for a
+  round trip (TCP's once per round trip): calls in flight when the target fell carry the same news, and a
+  429 comes back at once, long before the service's answers to the calls sent since would. A round trip is
+  the smoothed latency of the service's answers.
+- Queueing (Vegas): a window's median latency against the baseline (the fastest answer seen: a call that
   waited for nothing inside the service) estimates how many of this run's calls wait there:
-  `target x (1 - baseline / latency)`. Above `allowed_queue`, the target drops to what the service served
-  at once in that window plus the allowance (the gradient: `target x baseline / latency`).
+  `target x (1 - baseline / median)`. Above `allowed_queue`, the target drops to what the service served
+  at once in that window plus the allowance (the gradient: `target x baseline / median`). The median, not
+  the mean: a busy client machine delays a few answers, which is no queue at the service.
 - Otherwise, when the target was what held calls back (a call found every permit taken), additive increase
   by one; a run that does not use its target does not learn a larger one.
 - The baseline creeps up by `baseline_drift` per window towards a window's fastest answer when that is
@@ -23,6 +25,7 @@ on calls made under the one before it.
 """
 
 import math
+import statistics
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -99,10 +102,10 @@ class AdaptiveLimit:
         self._decreases = 0
         self._changes = 0
         self._baseline: float | None = None
+        self._round_trip = 0.0  # smoothed latency of the service's answers
+        self._hold_decreases_until = -math.inf
         self._window_size = self._target
-        self._window_answers = 0
-        self._window_seconds = 0.0
-        self._window_fastest = math.inf
+        self._window: list[float] = []  # answers' latencies, at most the ceiling of them
         self._window_bound = False  # a call found every permit taken during this window
 
     @property
@@ -138,12 +141,11 @@ class AdaptiveLimit:
 
     def _answered(self, seconds: float, changes: int) -> None:
         with self._lock:
+            self._round_trip += (seconds - self._round_trip) * (0.2 if self._round_trip else 1.0)
             if changes != self._changes:
                 return
-            self._window_answers += 1
-            self._window_seconds += seconds
-            self._window_fastest = min(self._window_fastest, seconds)
-            if self._window_answers < self._window_size:
+            self._window.append(seconds)
+            if len(self._window) < self._window_size:
                 return
             change = self._close_window()
         if change is not None:
@@ -151,10 +153,12 @@ class AdaptiveLimit:
 
     def _overloaded(self, reason: Literal["429", "timeout"], decreases: int) -> None:
         with self._lock:
-            if decreases != self._decreases:
-                return  # in flight when the target last fell: the same overload, already answered
+            now = self._clock.monotonic()
+            if decreases != self._decreases or now < self._hold_decreases_until:
+                return  # the overload the last decrease answered
             lowered = max(self.policy.floor, math.floor(self._target * self.policy.decrease_factor))
             self._decreases += 1
+            self._hold_decreases_until = now + self._round_trip
             change = self._set(lowered, reason)
             self._open_window()
         if change is not None:
@@ -162,8 +166,8 @@ class AdaptiveLimit:
 
     def _close_window(self) -> TargetChange | None:
         """Called with the lock held, once a window's answers are in."""
-        latency = self._window_seconds / self._window_answers
-        fastest, bound = self._window_fastest, self._window_bound
+        latency, fastest = statistics.median(self._window), min(self._window)
+        bound = self._window_bound
         self._open_window()
         if self._baseline is None or fastest < self._baseline:
             self._baseline = fastest
@@ -181,9 +185,7 @@ class AdaptiveLimit:
 
     def _open_window(self) -> None:
         self._window_size = self._target
-        self._window_answers = 0
-        self._window_seconds = 0.0
-        self._window_fastest = math.inf
+        self._window = []
         self._window_bound = False
 
     def _set(self, target: int, reason: Reason) -> TargetChange | None:

@@ -1,6 +1,7 @@
 """The adaptive limit against a modelled service, in rounds: each round the run starts as many calls as its
-target permits (it always has more work), and the service answers them all at once. No thread, no real time:
-the outcomes depend on the algorithm alone."""
+target permits (it always has more work), the service answers them (429s at once, the others after their
+latency), and the round lasts as long as its slowest answer, on a manual clock. No thread, no real time: the
+outcomes depend on the algorithm alone."""
 
 import threading
 from collections.abc import Callable
@@ -28,25 +29,27 @@ class Service:
     refused: int = 0
     served: int = 0
 
-    def answer(self, calls: list[AdaptiveCall]) -> None:
+    def answer(self, calls: list[AdaptiveCall]) -> float:
+        """The round's length: its slowest answer."""
         self.highest_in_flight = max(self.highest_in_flight, len(calls))
         if self.refuses:
-            for index, call in enumerate(calls):
-                if index < self.capacity:
-                    call.answered(BASE_SECONDS)
-                else:
-                    call.overloaded("429")
+            for call in calls[self.capacity :]:
+                call.overloaded("429")  # refused at once: before any answer comes back
+            for call in calls[: self.capacity]:
+                call.answered(BASE_SECONDS)
             self.served += min(len(calls), self.capacity)
             self.refused += max(0, len(calls) - self.capacity)
-            return
+            return BASE_SECONDS
         for index, call in enumerate(calls):
             call.answered(BASE_SECONDS * (1 + index // self.capacity))
         self.served += len(calls)
+        return BASE_SECONDS * (1 + (len(calls) - 1) // self.capacity) if calls else BASE_SECONDS
 
 
 @dataclass
 class Run:
     limit: AdaptiveLimit
+    clock: ManualClock
     targets: list[int] = field(default_factory=list)
 
     def rounds(self, service: Service, count: int) -> None:
@@ -54,15 +57,17 @@ class Run:
             with ExitStack() as held:
                 calls = []
                 while self.limit.in_flight < self.limit.target:
-                    calls.append(held.enter_context(self.limit.permit(Deadline.after(1.0))))
-                service.answer(calls)
+                    calls.append(held.enter_context(self.limit.permit(Deadline.after(1.0, self.clock))))
+                self.clock.advance(service.answer(calls))
             self.targets.append(self.limit.target)
 
 
 def adaptive(
     floor: int = 1, ceiling: int = 10, on_change: Callable[[TargetChange], None] = lambda change: None
 ) -> Run:
-    return Run(AdaptiveLimit("erp", AdaptivePolicy(floor=floor, ceiling=ceiling), on_change=on_change))
+    clock = ManualClock()
+    policy = AdaptivePolicy(floor=floor, ceiling=ceiling)
+    return Run(AdaptiveLimit("erp", policy, clock=clock, on_change=on_change), clock)
 
 
 def test_starts_at_the_ceiling_and_never_exceeds_it() -> None:
@@ -73,9 +78,9 @@ def test_starts_at_the_ceiling_and_never_exceeds_it() -> None:
     assert service.highest_in_flight == 10
     with ExitStack() as held:
         for _ in range(10):
-            held.enter_context(run.limit.permit(Deadline.after(1.0)))
+            held.enter_context(run.limit.permit(Deadline.after(1.0, run.clock)))
         with pytest.raises(SlotWaitTimeout, match=r"erp \(adaptive\).*target is 10"):
-            held.enter_context(run.limit.permit(Deadline.after(0.0)))
+            held.enter_context(run.limit.permit(Deadline.after(0.0, run.clock)))
 
 
 def test_converges_below_a_lowered_cap_then_climbs_back_after_recovery() -> None:
@@ -102,8 +107,8 @@ def test_a_queueing_service_is_held_near_its_capacity_by_latency_alone() -> None
     service = Service(capacity=4, refuses=False)
     run.rounds(service, 40)
     settled = run.targets[-20:]
-    # Vegas: at most `allowed_queue` (2) calls waiting inside the service, plus the one step that probes.
-    assert max(settled) <= 4 + 2 + 1
+    # Vegas on the median: about `allowed_queue` (2) calls waiting inside the service, and the steps that probe.
+    assert max(settled) <= 4 + 2 + 2
     assert min(settled) >= 4  # never below what the service serves at once: no throughput lost
     assert service.refused == 0
 
@@ -127,7 +132,7 @@ def test_a_run_that_does_not_use_its_target_does_not_raise_it() -> None:
     run.rounds(Service(capacity=0), 2)
     assert run.limit.target == 4
     for _ in range(30):  # one call at a time: the target never held a call back
-        with run.limit.permit(Deadline.after(1.0)) as call:
+        with run.limit.permit(Deadline.after(1.0, run.clock)) as call:
             call.answered(BASE_SECONDS)
     assert run.limit.target == 4
 
@@ -135,7 +140,7 @@ def test_a_run_that_does_not_use_its_target_does_not_raise_it() -> None:
 def test_a_timeout_lowers_the_target_like_a_429() -> None:
     changes: list[TargetChange] = []
     run = adaptive(ceiling=10, on_change=changes.append)
-    with run.limit.permit(Deadline.after(1.0)) as call:
+    with run.limit.permit(Deadline.after(1.0, run.clock)) as call:
         call.overloaded("timeout")
     assert [(c.target, c.reason) for c in changes] == [(7, "timeout")]
 
@@ -162,3 +167,19 @@ def test_a_waiting_call_gets_the_permit_given_back() -> None:
 def test_a_floor_above_the_ceiling_is_refused() -> None:
     with pytest.raises(ValueError, match="floor 5 not from 1 to the ceiling 4"):
         AdaptivePolicy(floor=5, ceiling=4)
+
+
+def test_a_429_that_comes_back_at_once_after_a_decrease_waits_for_a_round_trip() -> None:
+    run = adaptive(ceiling=10)
+    run.rounds(Service(capacity=50), 3)  # answers in 0.1 s: the round trip
+    deadline = Deadline.after(1.0, run.clock)
+    with run.limit.permit(deadline) as call:
+        call.overloaded("429")
+    assert run.limit.target == 7
+    with run.limit.permit(deadline) as sent_since:  # sent after the decrease, refused at once
+        sent_since.overloaded("429")
+    assert run.limit.target == 7  # the same overload: the answers to the calls sent since are not back yet
+    run.clock.advance(BASE_SECONDS)
+    with run.limit.permit(deadline) as a_round_trip_later:
+        a_round_trip_later.overloaded("429")
+    assert run.limit.target == 4
