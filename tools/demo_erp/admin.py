@@ -3,8 +3,9 @@
 import httpx
 
 from tools.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.schedule import BehaviourSchedule
 from tools.demo_erp.stats import ErpStats
-from tools.demo_erp.timeline import ErpTimeline
+from tools.demo_erp.timeline import ErpTimeline, LatencySummary
 
 
 class DemoErpAdmin:
@@ -18,7 +19,12 @@ class DemoErpAdmin:
             return False
 
     def configure(self, behaviour: ErpBehaviour) -> None:
+        """Behave like this from now on (ends a running schedule)."""
         self._http.put("/_admin/behaviour", json=behaviour.model_dump()).raise_for_status()
+
+    def schedule(self, schedule: BehaviourSchedule) -> None:
+        """Apply each step's behaviour at its time (steps already due apply at once)."""
+        self._http.put("/_admin/schedule", json=schedule.model_dump()).raise_for_status()
 
     def reset(self) -> None:
         self._http.post("/_admin/reset").raise_for_status()
@@ -32,6 +38,12 @@ class DemoErpAdmin:
         response = self._http.get("/_admin/timeline")
         response.raise_for_status()
         return ErpTimeline.model_validate(response.json())
+
+    def latencies(self, since: float, until: float) -> LatencySummary:
+        """Latencies of the requests answered from `since` to before `until` (wall clock)."""
+        response = self._http.get("/_admin/latencies", params={"since": since, "until": until})
+        response.raise_for_status()
+        return LatencySummary.model_validate(response.json())
 
     def close(self) -> None:
         self._http.close()

@@ -20,6 +20,10 @@ class ErpStats(BaseModel):
     # A retry that came back before the Retry-After this ERP asked for (matched by Idempotency-Key).
     early_retries: int = 0
     highest_concurrency: int = 0
+    # Admitted requests waiting for a place in service at once (ErpBehaviour.capacity), at most.
+    highest_waiting: int = 0
+    # Requests being served at once (after their wait in line), at most: never above its capacity.
+    highest_in_service: int = 0
     highest_arrivals_per_second: int = 0
     # Wall-clock (time.time()) of the first arrival and the last completed request; None before any traffic.
     first_arrival: float | None = None
