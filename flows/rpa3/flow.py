@@ -9,10 +9,14 @@ from pydantic import BaseModel
 from flows.erp_api import OpenItem, Reconciliation
 from flows.outcomes import Outcomes
 from flows.runtime import RunSettings, observed_run, sized
+from flows.runtime.item_chunks import ItemOutcome, chunked, publish_outcomes
 from flows.systems import open_systems, systems
 from flows.systems.tables import reconciliations
 
 FLOW = "rpa3"
+# Items per task run: a task run costs Prefect's server about 22 ms of CPU, an item's ERP call 50 ms; each
+# item keeps its outcome (the chunk's table artifact, its row in the results database).
+ITEMS_PER_TASK = 50
 
 
 class ReconciliationReport(BaseModel):
@@ -29,10 +33,17 @@ def fetch_open_items(batch: str, count: int) -> list[OpenItem]:
 
 
 @task(cache_policy=NO_CACHE)
-def reconcile_item(item: OpenItem) -> tuple[OpenItem, Reconciliation]:
+def reconcile_items(items: list[OpenItem]) -> list[ItemOutcome[tuple[OpenItem, Reconciliation]]]:
+    """One ERP call per item, on the run's item threads; every item's outcome, failed ones included."""
     opened = systems()
-    with opened.metrics.item():
-        return item, opened.erp.reconcile(item)
+
+    def reconcile(item: OpenItem) -> tuple[OpenItem, Reconciliation]:
+        with opened.metrics.item():
+            return item, opened.erp.reconcile(item)
+
+    outcomes = opened.items.run(reconcile, items, key=lambda item: item.item_id)
+    publish_outcomes(outcomes, "reconciliations")
+    return outcomes
 
 
 @task(cache_policy=NO_CACHE)
@@ -53,10 +64,13 @@ def store_reconciliations(outcomes: list[tuple[OpenItem, Reconciliation]]) -> in
 
 
 @flow(name="rpa3-reconcile-batch")
-def reconcile_batch(settings: RunSettings, batch: str, item_count: int) -> ReconciliationReport:
+def reconcile_batch(
+    settings: RunSettings, batch: str, item_count: int, items_per_task: int
+) -> ReconciliationReport:
     with open_systems(settings) as opened:
         items = fetch_open_items(batch, item_count)
-        outcomes = Outcomes.of(reconcile_item.map(items))
+        chunks = chunked(items, items_per_task)
+        outcomes = Outcomes.of_chunks(reconcile_items.map(chunks), chunks)
         opened.metrics.items_finished(len(outcomes.succeeded), len(outcomes.failures))
         written = store_reconciliations(outcomes.succeeded)
     outcomes.raise_if_incomplete("reconciliations")
@@ -71,9 +85,13 @@ def reconcile_batch(settings: RunSettings, batch: str, item_count: int) -> Recon
 
 
 @flow(name=FLOW)
-def rpa3(item_count: int = 50, batch: str | None = None) -> ReconciliationReport:
+def rpa3(
+    item_count: int = 50, batch: str | None = None, items_per_task: int = ITEMS_PER_TASK
+) -> ReconciliationReport:
     """Width and timeout come from this run's stack Variables, read now, not at deploy time."""
+    if items_per_task < 1:
+        raise ValueError(f"items_per_task must be at least 1, not {items_per_task}")
     settings = RunSettings.load(FLOW)
     batch = batch or datetime.now(UTC).strftime("B%Y%m%d")
     with observed_run(settings):
-        return sized(reconcile_batch, settings)(settings, batch, item_count)
+        return sized(reconcile_batch, settings)(settings, batch, item_count, items_per_task)

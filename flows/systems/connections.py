@@ -13,6 +13,7 @@ from prefect.context import FlowRunContext
 
 from flows.erp_api import CALLER_HEADER
 from flows.runtime import FlowRuntime, RunMetrics, RunSettings
+from flows.runtime.item_chunks import ItemPool
 from flows.systems.endpoints import database_url, erp_api_url
 from flows.systems.erp import ErpApi
 from flows.systems.results_db import ResultsDatabase
@@ -25,6 +26,7 @@ class RpaSystems:
     results: ResultsDatabase
     run_id: str  # the flow run (or local process) these systems serve, recorded with what it writes
     metrics: RunMetrics  # what the run's items and calls did: items say how they ended and what they call
+    items: ItemPool  # the run's threads for items in chunks: its width bounds them, however many chunks run
 
 
 _current: ContextVar[RpaSystems | None] = ContextVar("rpa_systems", default=None)
@@ -42,12 +44,14 @@ def open_systems(settings: RunSettings) -> Iterator[RpaSystems]:
         results = ResultsDatabase(database_url(), runtime.slots(DB_WRITE), settings.timeout_seconds, run_id)
         try:
             results.create_tables()
-            opened = RpaSystems(erp, results, run_id, runtime.metrics)
-            token = _current.set(opened)
-            try:
-                yield opened
-            finally:
-                _current.reset(token)
+            # Closed before the runtime: items still going finish with their slots, then the slots go back.
+            with ItemPool.open(settings.max_concurrent_tasks) as items:
+                opened = RpaSystems(erp, results, run_id, runtime.metrics, items)
+                token = _current.set(opened)
+                try:
+                    yield opened
+                finally:
+                    _current.reset(token)
         finally:
             results.close()
 
