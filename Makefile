@@ -28,7 +28,7 @@ export DO_NOT_TRACK := 1
 PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_HOME
 
-.PHONY: help setup lint check list-config status test bench loadtest loadproof deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file
+.PHONY: help setup lint check list-config status test bench bench-adaptive bench-engine loadtest loadproof deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file
 
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
@@ -67,9 +67,16 @@ status: ## Live view of STACK (default: every stack) from its Prefect API; exits
 test: ## Run the test suite (real Prefect server; Docker tests need the engine and `make image`)
 	$(BIN)/python -m pytest
 
-bench: ## Benchmarks (not part of CI): the flows' runtime, the providers' latency; results in bench-results/
+bench: ## Benchmarks (not part of CI; about 45 min): the limiters on a SQLite and a PostgreSQL server, fixed vs adaptive limits, Prefect's per-task cost, the providers' latency; results in bench-results/
 	$(BIN)/python -m tests.bench.run
+	$(MAKE) --no-print-directory bench-adaptive bench-engine
 	$(BIN)/python -m tests.bench.provider_latency
+
+bench-adaptive: ## Fixed 10, fixed 4 and adaptive limits while the demo ERP's capacity drops 10 -> 4 -> 10 (about 5 min); bench-results/adaptive.{json,png}
+	$(BIN)/python -m tests.bench.adaptive
+
+bench-engine: ## Prefect's per-task cost at 50 ms per item: a task per item vs chunks, no limiter vs concurrency() vs the runtime (about 9 min); bench-results/engine-overhead.json
+	$(BIN)/python -m tests.bench.engine_overhead
 
 loadtest: ## Load test STACK (default dev): rpa3 runs against a demo ERP enforcing its limits, through the stack's deployment when a worker of its pool is online, else locally; results in loadtest-results/ (LOADTEST_ARGS="--flow-runs 8 --items 100", "--step-up 2:16:2" or "--mode local")
 	$(BIN)/python -m tools.loadtest --stack $(STACK) $(LOADTEST_ARGS)

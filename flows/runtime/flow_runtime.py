@@ -25,6 +25,8 @@ from flows.runtime.run_settings import RunSettings
 from flows.runtime.slot_pool import SlotPolicy, SlotPool
 from rpa_naming import adaptive_floor_variable_name, concurrency_limit_name
 
+DEFAULT_SLOT_POLICY = SlotPolicy()
+
 
 class FlowRuntime:
     def __init__(self, settings: RunSettings, api: LimitsApi, exits: ExitStack) -> None:
@@ -47,13 +49,15 @@ class FlowRuntime:
         *,
         concurrency: Iterable[str],
         rates: Iterable[str] = (),
+        slot_policy: SlotPolicy = DEFAULT_SLOT_POLICY,
     ) -> Iterator[Self]:
-        """`concurrency` and `rates` are resources (`erp-api`); the limits are `<stack>-<resource>`."""
+        """`concurrency` and `rates` are resources (`erp-api`); the limits are `<stack>-<resource>`. Every
+        slot pool follows `slot_policy`."""
         with ExitStack() as exits:
             api = exits.enter_context(LimitsApi(_flow_run_holder()))  # closed last: pools release through it
             runtime = cls(settings, api, exits)
             for resource in concurrency:
-                runtime._add_pool(resource, SlotPolicy())
+                runtime._add_pool(resource, slot_policy)
             for resource in rates:
                 runtime._check_rate(resource)
             yield runtime
