@@ -97,6 +97,7 @@ def on_two_hosts(project: PulumiProject, hosts: list[str]) -> StackSettings:
     )
 
 
+@pytest.mark.timeout(LOAD_BOUND_SECONDS + 900)  # the load's own bound, and the stack's setup around it
 @pytest.mark.parametrize("database", DATABASES)
 def test_thousands_of_items_through_workers_on_two_hosts_within_the_limits(
     database: str, tmp_path: Path
