@@ -5,7 +5,7 @@ import pulumi
 import pulumi_docker as docker
 
 from infra.server_spec import ServerContainerSpec, ServerSpec
-from infra.workers import resource_slug
+from infra.workers import healthcheck_args, resource_slug
 
 
 class PrefectServer(pulumi.ComponentResource):
@@ -67,13 +67,7 @@ class PrefectServer(pulumi.ComponentResource):
                 )
             ],
             restart=spec.restart,
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=spec.healthcheck.test,
-                interval=f"{spec.healthcheck.interval_seconds}s",
-                timeout=f"{spec.healthcheck.timeout_seconds}s",
-                retries=spec.healthcheck.retries,
-                start_period=f"{spec.healthcheck.start_period_seconds}s",
-            ),
+            healthcheck=healthcheck_args(spec.healthcheck),
             must_run=True,
             wait=True,
             wait_timeout=spec.wait_timeout_seconds,

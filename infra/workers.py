@@ -6,11 +6,21 @@ import re
 import pulumi
 import pulumi_docker as docker
 
-from infra.worker_spec import WorkerContainerSpec
+from infra.worker_spec import HealthCheck, WorkerContainerSpec
 
 
 def resource_slug(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9-]+", "-", text).strip("-")
+
+
+def healthcheck_args(check: HealthCheck) -> docker.ContainerHealthcheckArgs:
+    return docker.ContainerHealthcheckArgs(
+        tests=check.test,
+        interval=f"{check.interval_seconds}s",
+        timeout=f"{check.timeout_seconds}s",
+        retries=check.retries,
+        start_period=f"{check.start_period_seconds}s",
+    )
 
 
 class Workers(pulumi.ComponentResource):
@@ -62,13 +72,7 @@ class Workers(pulumi.ComponentResource):
             restart=spec.restart,
             privileged=spec.privileged,
             memory=spec.memory_mb,
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=spec.healthcheck.test,
-                interval=f"{spec.healthcheck.interval_seconds}s",
-                timeout=f"{spec.healthcheck.timeout_seconds}s",
-                retries=spec.healthcheck.retries,
-                start_period=f"{spec.healthcheck.start_period_seconds}s",
-            ),
+            healthcheck=healthcheck_args(spec.healthcheck),
             must_run=True,
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -4,6 +4,7 @@ that honour Retry-After, and one deadline for the whole call."""
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
@@ -64,7 +65,7 @@ class GuardedHttpService:
             retry_after: float | None = None
             status: int | None = None
             try:
-                response = self._attempt(method, path, params, json, headers, deadline)
+                response = self._attempt(_Request(method, path, params, json, headers), deadline)
             except httpx.TransportError as error:
                 self._failed()
                 problem = f"{type(error).__name__}: {error}"
@@ -104,31 +105,16 @@ class GuardedHttpService:
             self._metrics.breaker_opened(self.name)
             self._events.breaker_opened(self.name)
 
-    def _attempt(
-        self,
-        method: str,
-        path: str,
-        params: dict[str, Any] | None,
-        json: Any,
-        headers: dict[str, str],
-        deadline: Deadline,
-    ) -> httpx.Response:
+    def _attempt(self, request: "_Request", deadline: Deadline) -> httpx.Response:
         if self._adaptive is None:
-            return self._guarded_attempt(method, path, params, json, headers, deadline, None)
+            return self._guarded_attempt(request, deadline, None)
         # The run's own target first: a call it holds back must not sit on a slot of the global limit that
         # another flow run could use.
         with self._adaptive.permit(deadline) as call:
-            return self._guarded_attempt(method, path, params, json, headers, deadline, call)
+            return self._guarded_attempt(request, deadline, call)
 
     def _guarded_attempt(
-        self,
-        method: str,
-        path: str,
-        params: dict[str, Any] | None,
-        json: Any,
-        headers: dict[str, str],
-        deadline: Deadline,
-        call: AdaptiveCall | None,
+        self, request: "_Request", deadline: Deadline, call: AdaptiveCall | None
     ) -> httpx.Response:
         # With a rate, a task waits for its token holding no slot (a queue for the rate keeps no slot from
         # anyone); the token comes with a slot of this service's pool, taken for it when the token was.
@@ -138,7 +124,12 @@ class GuardedHttpService:
             sent_at = time.perf_counter()
             try:
                 response = self._http.request(
-                    method, path, params=params, json=json, headers=headers, timeout=timeout
+                    request.method,
+                    request.path,
+                    params=request.params,
+                    json=request.json,
+                    headers=request.headers,
+                    timeout=timeout,
                 )
             except httpx.TimeoutException:
                 if call is not None:
@@ -156,3 +147,14 @@ class GuardedHttpService:
 
     def close(self) -> None:
         self._http.close()
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One call, the same on every attempt."""
+
+    method: str
+    path: str
+    params: dict[str, Any] | None
+    json: Any
+    headers: dict[str, str]

@@ -38,6 +38,7 @@ from tests.bench.adaptive_picture import draw
 from tests.bench.adaptive_scenario import ERP, LIMITER_KINDS, CapacityMode, Limiter, Scenario
 from tests.bench.adaptive_table import render
 from tests.bench.adaptive_workload import adaptive_available
+from tests.bench.processes import stop
 from tests.support.ports import free_port
 from tests.support.prefect_server import DATABASES, server_on
 from tools.demo_erp.admin import DemoErpAdmin
@@ -233,7 +234,7 @@ def _flow_runs(
                 loads.append(_one_minute_load())
                 time.sleep(LOAD_SAMPLE_SECONDS)
         finally:
-            _stop(processes)
+            stop(processes)
     missing = [output.name for output in outputs if not output.exists()]
     if missing:
         raise RuntimeError(f"{limiter.name}: runs wrote no result ({missing}); see {workdir / 'runs.log'}")
@@ -242,19 +243,6 @@ def _flow_runs(
 
 def _one_minute_load() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Whatever is still running after the bound: SIGTERM, then SIGKILL (each run in a session of its own)."""
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _report(

@@ -12,11 +12,9 @@ bench-results/engine-overhead.json, and prints a table.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,7 @@ from rpa_naming import concurrency_limit_name
 from tests.bench.engine_workload import Shape
 from tests.bench.guards import ERP
 from tests.bench.metrics import highest_overlap
+from tests.bench.processes import wait_all_or_stop
 from tests.support.ports import free_port
 from tests.support.prefect_server import PrefectServer
 from tools.demo_erp.admin import DemoErpAdmin
@@ -214,7 +213,7 @@ def _run(bench: Bench, variant: Variant) -> Outcome:
     start_at = time.time() + STARTUP_SECONDS
     outputs = [bench.workdir / f"{variant.name}-{run}.json" for run in range(RUNS)]
     processes = _start_runs(bench, variant, start_at, outputs)
-    capped = not _wait_all(processes, start_at + config.cap_s)
+    capped = not wait_all_or_stop(processes, start_at + config.cap_s)
     loadavg_after = _loadavg()
     settle_started = time.monotonic()
     _wait_idle(server_pid)
@@ -293,32 +292,6 @@ def _mean(values: list[float]) -> float | None:
 def _projection(config: Config, finished: int) -> float | None:
     """A capped run's time over ideal had it kept its pace (a lower bound: work was still queued)."""
     return (config.cap_s * config.items / finished) / config.ideal_s if finished else None
-
-
-def _wait_all(processes: list[subprocess.Popen[bytes]], deadline: float) -> bool:
-    """True if all exited by the deadline; otherwise their process groups are stopped and False is returned."""
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.0, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            break
-    else:
-        return True
-    for process in processes:
-        _signal_group(process, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
-            process.wait()
-    return False
-
-
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signum)
 
 
 def _server_pid(server: PrefectServer) -> int:

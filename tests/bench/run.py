@@ -27,6 +27,7 @@ from rpa_naming import concurrency_limit_name
 from tests.bench.guards import ERP, ERP_RATE, Variant
 from tests.bench.metrics import highest_overlap, steady_rate
 from tests.bench.outcome import Outcome
+from tests.bench.processes import wait_all_or_stop
 from tests.bench.table import render, render_databases
 from tests.support.postgres import postgres_bin_dir
 from tests.support.prefect_server import DATABASES, OFFLINE_ENV, PrefectServer, free_port, server_on
@@ -210,10 +211,11 @@ def _run(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # stopped with whatever it started
         )
         for output in outputs
     ]
-    capped = not _wait_all(processes, start_at + CAP_SECONDS)
+    capped = not wait_all_or_stop(processes, start_at + CAP_SECONDS)
     log.close()
     stats = admin.stats()
     runs = [json.loads(output.read_text()) for output in outputs if output.exists()]
@@ -254,27 +256,6 @@ def _projection(finished: int, ideal: float) -> float | None:
 def _capped_rate(stats: ErpStats) -> float | None:
     """Calls after the initial bucket, over the whole capped run: the pace it kept."""
     return (stats.accepted - RATE_BURST) / CAP_SECONDS if stats.accepted > RATE_BURST else None
-
-
-def _wait_all(processes: list[subprocess.Popen[bytes]], deadline: float) -> bool:
-    """True if all exited by the deadline; otherwise they are stopped and False is returned."""
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.0, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            break
-    else:
-        return True
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return False
 
 
 def _runtime_cost(client_url: str, env: dict[str, str]) -> str:

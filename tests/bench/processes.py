@@ -1,0 +1,41 @@
+"""The benchmarks' flow-run processes: each in a session of its own, so that stopping one reaches whatever
+it started; waited for up to a shared deadline, then stopped."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+
+STOP_GRACE_SECONDS = 15.0
+
+
+def wait_all_or_stop(processes: list[subprocess.Popen[bytes]], deadline: float) -> bool:
+    """True if all exited by `deadline` (time.time()); otherwise every one still running is stopped (SIGTERM
+    to its group, SIGKILL after the grace) and False is returned."""
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            break
+    else:
+        return True
+    stop(processes)
+    return False
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        _signal_group(process, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
