@@ -29,7 +29,12 @@ from prefect.client.orchestration import SyncPrefectClient
 
 from infra.settings import StackSettings
 from infra.stack_config import PROJECT_ROOT, from_stack_file
-from tests.support.docker_hosts import FIRST_DOCKER_HOST, ensure_image, second_docker_host
+from tests.support.docker_hosts import (
+    FIRST_DOCKER_HOST,
+    ensure_image,
+    remove_labelled_containers,
+    second_docker_host,
+)
 from tests.support.docker_workers import declared_containers, docker_client_or_fail, launched
 from tests.support.ports import free_port
 from tests.support.prefect_server import server_on
@@ -118,12 +123,17 @@ def test_thousands_of_items_through_workers_on_two_hosts_within_the_limits(
         project.up("dev", "--policy-pack", "infra/policies")
         with launched(declared_containers(on_two_hosts(project, hosts))):
             project.deploy("dev")
-            started = time.time()
-            result, output = _load(server.api_url, items_per_run, tmp_path / "load")
-            elapsed = time.time() - started
             with SyncPrefectClient(server.api_url) as client:
-                run_ids = [run["flow_run_id"] for run in result["flow_runs"]]
-                workers = workers_of_flow_runs(client, run_ids)
+                deployment = client.read_deployment_by_name("rpa3/dev")
+            try:
+                started = time.time()
+                result, output = _load(server.api_url, items_per_run, tmp_path / "load")
+                elapsed = time.time() - started
+                with SyncPrefectClient(server.api_url) as client:
+                    run_ids = [run["flow_run_id"] for run in result["flow_runs"]]
+                    workers = workers_of_flow_runs(client, run_ids)
+            finally:  # a run the load left going (a failure, the bound) keeps no container on either host
+                remove_labelled_containers(hosts, f"io.prefect.deployment-id={deployment.id}")
 
     planned = items_per_run * FLOW_RUNS
     erp = result["erp"]
