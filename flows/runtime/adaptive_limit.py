@@ -19,7 +19,10 @@ on calls made under the one before it.
   at once in that window plus the allowance (the gradient: `target x baseline / median`). The median, not
   the mean: a busy client machine delays a few answers, which is no queue at the service.
 - Otherwise, when the target was what held calls back (a call found every permit taken), additive increase
-  by one; a run that does not use its target does not learn a larger one.
+  by one; a run that does not use its target does not learn a larger one. The step back up to the target
+  where the service last refused waits for `cautious_windows` windows without overload instead of one (as
+  TCP CUBIC slows down near its last loss): every probe past a capacity costs 429s, and several flow runs
+  probe it at once. Past it unrefused, the service has room again, and the climb is quick.
 - The baseline creeps up by `baseline_drift` per window towards a window's fastest answer when that is
   slower, so a service that became slower for good (not busier) is not held below its capacity forever.
 """
@@ -46,6 +49,7 @@ class AdaptivePolicy:
     decrease_factor: float = 0.7
     allowed_queue: float = 2.0  # this run's calls waiting inside the service before latency lowers the target
     baseline_drift: float = 0.005
+    cautious_windows: int = 4
 
     def __post_init__(self) -> None:
         if not 1 <= self.floor <= self.ceiling:
@@ -104,6 +108,8 @@ class AdaptiveLimit:
         self._baseline: float | None = None
         self._round_trip = 0.0  # smoothed latency of the service's answers
         self._hold_decreases_until = -math.inf
+        self._refused_at: int | None = None  # the target the service last refused calls at
+        self._calm_windows = 0  # windows in a row that held calls back and met no overload
         self._window_size = self._target
         self._window: list[float] = []  # answers' latencies, at most the ceiling of them
         self._window_bound = False  # a call found every permit taken during this window
@@ -159,6 +165,7 @@ class AdaptiveLimit:
             lowered = max(self.policy.floor, math.floor(self._target * self.policy.decrease_factor))
             self._decreases += 1
             self._hold_decreases_until = now + self._round_trip
+            self._refused_at, self._calm_windows = self._target, 0
             change = self._set(lowered, reason)
             self._open_window()
         if change is not None:
@@ -178,10 +185,18 @@ class AdaptiveLimit:
         served = self._target * self._baseline / latency
         if self._target - served > self.policy.allowed_queue:
             lowered = min(self._target - 1, math.ceil(served + self.policy.allowed_queue))
+            self._calm_windows = 0
             return self._set(max(self.policy.floor, lowered), "latency")
-        if bound:
-            return self._set(min(self.policy.ceiling, self._target + 1), "success")
-        return None
+        if not bound:
+            return None
+        self._calm_windows += 1
+        near_refusal = self._refused_at is not None and self._target == self._refused_at - 1
+        if near_refusal and self._calm_windows < self.policy.cautious_windows:
+            return None
+        if self._refused_at is not None and self._target > self._refused_at:
+            self._refused_at = None  # past where it refused, unrefused: the service has room again
+        self._calm_windows = 0
+        return self._set(min(self.policy.ceiling, self._target + 1), "success")
 
     def _open_window(self) -> None:
         self._window_size = self._target

@@ -94,12 +94,13 @@ def test_converges_below_a_lowered_cap_then_climbs_back_after_recovery() -> None
     assert max(settled) <= 5  # the cap plus one: additive increase probes just past it, then backs off
     assert sum(settled) / len(settled) >= 3.5
     assert service.served / 60 >= 3.5  # most of the cap used
-    assert service.refused <= 0.2 * service.served  # fixed at 10, it would refuse 6 of every 10
+    assert service.refused <= 0.1 * service.served  # fixed at 10, it would refuse 6 of every 10
 
     service.capacity = 10
     run.rounds(service, 20)
     assert run.targets[-1] == 10
-    assert run.targets[-20:].index(10) <= 10  # one step per round: back at the ceiling within 7-10 rounds
+    # One step per round, but the step to where it was refused waits for 4 calm rounds: back within 12.
+    assert run.targets[-20:].index(10) <= 12
 
 
 def test_a_queueing_service_is_held_near_its_capacity_by_latency_alone() -> None:
