@@ -122,7 +122,14 @@ def remove_labelled_containers(hosts: list[str], label: str) -> list[str]:
     for host in hosts:
         with closing(docker.DockerClient(base_url=host)) as client:
             for container in client.containers.list(all=True, filters={"label": label}):
-                container.remove(force=True)
+                try:
+                    container.remove(force=True)
+                except docker.errors.NotFound:
+                    continue  # gone between the listing and the removal
+                except docker.errors.APIError as error:
+                    # A flow-run container (auto_remove) that just ended is being removed by Docker itself.
+                    if error.status_code != 409:
+                        raise
                 removed.append(f"{host}: {container.name}")
     return removed
 
