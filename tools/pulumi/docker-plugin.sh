@@ -1,26 +1,49 @@
 #!/usr/bin/env bash
-# Is pulumi-docker's provider plugin (pulumi-resource-docker), at the version the installed pulumi_docker SDK
-# expects, installed for the project's CLI? Installs it where the network reaches Pulumi's plugin downloads;
-# exit 1 with the reason when it cannot be had (then stacks with workers cannot be applied: see FACTS.md).
+# `make docker-plugin`: install pulumi-docker's provider plugin (pulumi-resource-docker) for the project's CLI at
+# exactly the version of the installed pulumi_docker SDK, which the engine asks for. In order, like
+# `make pulumi-cli`:
+#   1. it is installed already;
+#   2. Pulumi's own download, where the network reaches it;
+#   3. a build from Go modules (tools/pulumi-docker), where `go` exists;
+#   4. else say what to do.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 pulumi="${root}/.build/bin/pulumi"
-version="$("${root}/.venv/bin/python" -c 'import importlib.metadata as m; print(m.version("pulumi-docker"))')"
 say() { echo "docker-plugin: $*" >&2; }
 
-if "${pulumi}" plugin ls --json | "${root}/.venv/bin/python" -c '
+version="$("${root}/.venv/bin/python" -c 'import importlib.metadata as m; print(m.version("pulumi-docker"))')"
+built="$(sed -n 's/^var version = "\(.*\)"$/\1/p' "${root}/tools/pulumi-docker/main.go")"
+if [[ "${version}" != "${built}" ]]; then
+  say "the installed pulumi_docker SDK is ${version}, but tools/pulumi-docker builds ${built}: pin the same"
+  say "version in pyproject.toml and tools/pulumi-docker/main.go, then run 'make setup' again."
+  exit 1
+fi
+
+installed() {
+  "${pulumi}" plugin ls --json | "${root}/.venv/bin/python" -c '
 import json, sys
 plugins = json.load(sys.stdin) or []
 sys.exit(0 if any(p["name"] == "docker" and p["kind"] == "resource" and p["version"] == sys.argv[1]
-                  for p in plugins) else 1)' "${version}"; then
+                  for p in plugins) else 1)' "${version}"
+}
+
+if installed; then
   say "pulumi-resource-docker ${version} is installed"
   exit 0
 fi
-if getent hosts api.github.com >/dev/null 2>&1; then
-  "${pulumi}" plugin install resource docker "${version}" && exit 0
+if getent hosts api.github.com >/dev/null 2>&1 && "${pulumi}" plugin install resource docker "${version}"; then
+  exit 0
 fi
-say "pulumi-resource-docker ${version} is not installed and cannot be had here: Pulumi's plugin downloads are"
-say "unreachable, and its Go module (github.com/pulumi/pulumi-docker/provider) is not served by the Go module"
-say "proxy, so it cannot be built either (tools/pulumi/FACTS.md). A binary built elsewhere installs with:"
-say "  ${pulumi} plugin install resource docker ${version} --file <path to pulumi-resource-docker>"
+if command -v go >/dev/null; then
+  say "building pulumi-resource-docker ${version} from Go modules (first build: about 7 minutes on 2 cores)"
+  binary="${root}/.build/plugins/pulumi-resource-docker"
+  started=${SECONDS}
+  bash "${root}/tools/pulumi-docker/build.sh" "${binary}"
+  say "built in $((SECONDS - started)) s"
+  "${pulumi}" plugin install resource docker "${version}" --file "${binary}"
+  installed && exit 0
+fi
+say "pulumi-resource-docker ${version} is not installed: Pulumi's download is unreachable and there is no Go"
+say "toolchain to build it. Install Go >= 1.26 (https://go.dev/doc/install) and run 'make docker-plugin', or"
+say "install a binary built elsewhere: ${pulumi} plugin install resource docker ${version} --file <binary>"
 exit 1
