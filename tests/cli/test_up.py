@@ -62,3 +62,13 @@ def test_a_policy_violation_fails_the_preview_with_the_policys_message(
     assert "no-zero-limit-unless-inactive" in result.stdout, result.describe()
     assert "concurrency limit 'staging-bypass' is 0 while active" in result.stdout, result.describe()
     assert left_on_server(cli_client, from_stack_file(project.stack_file("staging"))) == []
+
+
+def test_a_stack_without_config_gets_the_settings_error_not_a_crash(project: PulumiProject) -> None:
+    # The language host gives the SDK no config at all for such a stack (as upstream's does): the program's
+    # own validation then names what is missing. Sent `null`, the SDK crashed before the program ran.
+    result = project.preview("bare", expect=None)
+    assert result.returncode != 0, result.describe()
+    assert "rpa-platform:environment: required" in result.output, result.describe()
+    assert "AttributeError" not in result.output, result.describe()
+    assert "Traceback" not in result.output, result.describe()

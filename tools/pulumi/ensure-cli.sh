@@ -12,7 +12,12 @@ version="v$(sed -n 's#^[[:space:]]*github.com/pulumi/pulumi/pkg/v3 v##p' "${root
 say() { echo "pulumi-cli: $*" >&2; }
 version_of() { "$1" version 2>/dev/null || true; }
 
-if [[ -x "${bin}/pulumi" && "$(version_of "${bin}/pulumi")" == "${version}" ]]; then
+# The project's own language host is rebuilt when its sources are newer than the binary.
+host_is_current() {
+  [[ ! -e "${bin}/pulumi-language-python" ]] ||
+    [[ -z "$(find "${root}/tools/pulumi/cmd" "${root}/tools/pulumi/go.mod" -newer "${bin}/pulumi-language-python")" ]]
+}
+if [[ -x "${bin}/pulumi" && "$(version_of "${bin}/pulumi")" == "${version}" ]] && host_is_current; then
   say "Pulumi ${version} is ready (${bin}/pulumi)"
   exit 0
 fi

@@ -28,13 +28,9 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if err := tc.ValidateVenv(ctx); err != nil {
 		return nil, err
 	}
-	config, err := json.Marshal(req.GetConfig())
+	configEnv, err := configEnvironment(req)
 	if err != nil {
-		return nil, fmt.Errorf("serializing the stack config: %w", err)
-	}
-	secretKeys, err := json.Marshal(nonNil(req.GetConfigSecretKeys()))
-	if err != nil {
-		return nil, fmt.Errorf("serializing the stack's secret config keys: %w", err)
+		return nil, err
 	}
 
 	// Stopped by the end of the request or by Cancel, whichever comes first.
@@ -51,7 +47,7 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr // The engine shows the host's output as the program's.
-	addEnv(cmd, "PULUMI_CONFIG="+string(config), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys))
+	addEnv(cmd, configEnv...)
 
 	err = cmd.Run()
 	var exited *exec.ExitError
@@ -97,9 +93,23 @@ func addEnv(cmd *exec.Cmd, vars ...string) {
 	cmd.Env = append(cmd.Env, vars...)
 }
 
-func nonNil(values []string) []string {
-	if values == nil {
-		return []string{}
+// configEnvironment is the stack's config as the SDK reads it. A stack without config gets no variables at
+// all, as upstream's host does: the SDK reads PULUMI_CONFIG=null as a map and fails on it.
+func configEnvironment(req *pulumirpc.RunRequest) ([]string, error) {
+	if len(req.GetConfig()) == 0 {
+		return nil, nil
 	}
-	return values
+	config, err := json.Marshal(req.GetConfig())
+	if err != nil {
+		return nil, fmt.Errorf("serializing the stack config: %w", err)
+	}
+	secretKeys := req.GetConfigSecretKeys()
+	if secretKeys == nil {
+		secretKeys = []string{}
+	}
+	secretKeysJSON, err := json.Marshal(secretKeys)
+	if err != nil {
+		return nil, fmt.Errorf("serializing the stack's secret config keys: %w", err)
+	}
+	return []string{"PULUMI_CONFIG=" + string(config), "PULUMI_CONFIG_SECRET_KEYS=" + string(secretKeysJSON)}, nil
 }
