@@ -24,8 +24,9 @@ fi
 
 if ! command -v debootstrap >/dev/null; then
   [[ "$(id -u)" == 0 ]] || { echo "debootstrap missing: run 'sudo apt-get install -y debootstrap'" >&2; exit 1; }
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  # Another apt (unattended upgrades, a user's install) may hold the dpkg lock: wait for it, do not fail.
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq debootstrap >/dev/null
 fi
 
 # Reuse the mirror apt uses here: it is the one this machine can reach. Take the first Debian
