@@ -12,23 +12,7 @@ from infra.stack_config import STACKS
 
 def between_stacks_problems(stacks: list[StackSettings]) -> list[str]:
     """The problems between `stacks` (those whose own file is valid), as `make check` prints them."""
-    growth = [f"environments: {violation}" for violation in limits_shrinking_toward_production(stacks)]
-    return growth + shared_host_port_clashes(stacks)
-
-
-def shared_host_port_clashes(stacks: list[StackSettings]) -> list[str]:
-    """Stacks may share a Docker host (all three do on a laptop); host-networked workers of different stacks
-    then share its ports too. Clashes within one stack are the stack file's own validation."""
-    clashes = []
-    for other, stack in itertools.combinations(stacks, 2):
-        for other_worker, worker in itertools.product(other.platform.workers, stack.platform.workers):
-            if ports := worker.ports_shared_with(other_worker):
-                clashes.append(
-                    f"{stack.source}: platform.workers ({worker.pool}) healthPort: ports {min(ports)}-"
-                    f"{max(ports)} are also used by {other.source} ({other_worker.pool}) on the same Docker "
-                    f"host {worker.docker_host}; choose a free range"
-                )
-    return clashes
+    return [f"environments: {violation}" for violation in limits_shrinking_toward_production(stacks)]
 
 
 def limits_shrinking_toward_production(stacks: list[StackSettings]) -> list[str]:

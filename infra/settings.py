@@ -34,8 +34,7 @@ LeaseStorage = Literal["filesystem", "memory"]
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://")
 DEFAULT_QUEUE = "default"  # Prefect makes it in every pool.
-MIN_HEALTH_PORT = 1024  # Below it, ports are privileged.
-MIN_SERVER_PORT = MIN_HEALTH_PORT
+MIN_SERVER_PORT = 1024  # Below it, ports are privileged.
 MAX_PORT = 65535
 LOCALHOST = "127.0.0.1"
 """Where a stack's own Prefect server and its database listen: host networking, never another interface."""
@@ -43,7 +42,7 @@ DEFAULT_SERVER_IMAGE = "prefecthq/prefect:3.9.1-python3.11"
 DEFAULT_DATABASE_IMAGE = "postgres:15"
 DATABASE_IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
 """A PostgreSQL role or database name that needs no quoting anywhere (URL, SQL, shell)."""
-MAX_REPLICAS = MAX_PORT - MIN_HEALTH_PORT + 1  # Each replica binds its own health port.
+MAX_REPLICAS = 100  # Far beyond what one Docker host runs well: a larger number is a typo.
 MAX_POLL_SECONDS = 3600
 """A worker's health check fails after 30 missed polls: at one poll an hour, a dead worker already goes
 unnoticed for 30 hours."""
@@ -136,22 +135,9 @@ class WorkerSettings(StackModel):
     network_mode: str = "host"
     mem_limit: Annotated[str, AfterValidator(checked_memory)] | None = None
     """Memory limit of each worker container, as Docker writes it: 512m, 2g."""
-    health_port: int = Field(default=8080, ge=MIN_HEALTH_PORT, le=MAX_PORT)
-    """Port of the first replica's health endpoint (replica i uses health_port + i). With host networking,
-    workers of every stack on one Docker host share the ports: give each stack its own range."""
-
     poll_seconds: Annotated[int, Field(ge=1, le=MAX_POLL_SECONDS)] | None = None
     """How often the worker asks for runs (PREFECT_WORKER_QUERY_SECONDS; Prefect's default is 10)."""
     env: dict[str, str] = Field(default_factory=dict)
-
-    def health_ports(self) -> range:
-        return range(self.health_port, self.health_port + self.replicas)
-
-    def ports_shared_with(self, other: "WorkerSettings") -> set[int]:
-        """Health ports both would bind: host-networked workers on one Docker host share its ports."""
-        if not (self.network_mode == other.network_mode == "host" and self.docker_host == other.docker_host):
-            return set()
-        return set(self.health_ports()) & set(other.health_ports())
 
 
 class AdaptiveSettings(StackModel):
@@ -375,7 +361,7 @@ def reference_problems(settings: StackSettings) -> list[Problem]:
             )
     for index, worker in enumerate(platform.workers):
         problems += worker_problems(settings, f"platform.workers[{index}]", worker, queues_by_pool)
-    return problems + health_port_problems(platform.workers)
+    return problems
 
 
 def worker_problems(
@@ -409,27 +395,8 @@ def worker_problems(
     if (problem := container_name_problem(container)) is not None:
         reason = f"its workers' {problem}: give pool '{worker.pool}' a name of those characters"
         problems.append(Problem(f"{path}.pool", reason))
-    if worker.health_ports()[-1] > MAX_PORT:
-        last = worker.health_ports()[-1]
-        problems.append(Problem(f"{path}.healthPort", f"replica ports run up to {last}; at most {MAX_PORT}"))
     for variable in sorted(RESERVED_WORKER_ENV & set(worker.env)):
         problems.append(Problem(f"{path}.env.{variable}", "set by the platform from the stack's settings"))
-    return problems
-
-
-def health_port_problems(workers: list[WorkerSettings]) -> list[Problem]:
-    """Health endpoints of one stack's workers must not clash (across stacks: `make check`)."""
-    problems = []
-    for index, worker in enumerate(workers):
-        for other_index, other in enumerate(workers[:index]):
-            if ports := worker.ports_shared_with(other):
-                problems.append(
-                    Problem(
-                        f"platform.workers[{index}].healthPort",
-                        f"ports {min(ports)}-{max(ports)} overlap those of workers[{other_index}] on the "
-                        "same Docker host; choose a free range",
-                    )
-                )
     return problems
 
 
@@ -486,17 +453,4 @@ def server_problems(settings: StackSettings) -> list[Problem]:
         problems.append(
             Problem("server.database.port", f"is server.port too ({server.port}); choose another")
         )
-    for index, worker in enumerate(settings.platform.workers):
-        if worker.docker_host != server.docker_host or worker.network_mode != "host":
-            continue
-        for key, port in (("server.port", server.port), ("server.database.port", server.database.port)):
-            if port in worker.health_ports():
-                first, last = worker.health_ports()[0], worker.health_ports()[-1]
-                problems.append(
-                    Problem(
-                        key,
-                        f"port {port} is a health port of platform.workers[{index}] ({first}-{last}) on the "
-                        "same Docker host; choose another",
-                    )
-                )
     return problems

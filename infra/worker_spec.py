@@ -1,11 +1,10 @@
-"""What each Prefect worker container is, as a pure function of the stack settings.
+"""What each Prefect worker container is, as a pure function of the stack settings; Pulumi turns these specs
+into pulumi-docker Containers (infra/workers.py)."""
 
-Pulumi turns these specs into pulumi-docker Containers (infra/workers.py); tests launch those Containers'
-inputs on a real Docker engine, so what is tested is what `pulumi up` runs.
-"""
-
+import hashlib
+import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from pydantic import SecretStr
 
@@ -15,6 +14,41 @@ from infra.settings import StackSettings, WorkerSettings
 
 CONTAINER_DOCKER_SOCKET = "/var/run/docker.sock"
 LABEL_PREFIX = "rpa-platform"
+
+
+# The worker's health endpoint listens on a port the system picks (PREFECT_WORKER_WEBSERVER_PORT=0), so that a
+# worker's next generation can start beside it on a host network; the probe finds that port from the sockets
+# the container's own processes listen on (/proc/net/tcp is the host's table, /proc/*/fd the container's).
+HEALTH_PROBE = """
+import os, sys, urllib.request
+inodes = set()
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        fds = os.listdir(f'/proc/{pid}/fd')
+    except OSError:
+        continue
+    for fd in fds:
+        try:
+            link = os.readlink(f'/proc/{pid}/fd/{fd}')
+        except OSError:
+            continue
+        if link.startswith('socket:['):
+            inodes.add(link[8:-1])
+rows = [row.split() for row in open('/proc/net/tcp').read().splitlines()[1:]]
+for port in [int(row[1].split(':')[1], 16) for row in rows if row[3] == '0A' and row[9] in inodes]:
+    try:
+        urllib.request.urlopen(f'http://127.0.0.1:{port}/health', timeout=5)
+        sys.exit(0)
+    except OSError:
+        pass
+sys.exit('no health endpoint answers')
+""".strip()
+
+
+WORKER_PROBE_SECONDS = 10
+"""`up` waits for a new worker's first healthy probe before it removes the old one: this is that wait."""
+WORKER_START_SECONDS = 120
+"""How long `up` waits for a new worker to report healthy: a bound on a hang, not on speed."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +64,7 @@ class HealthCheck:
 @dataclass(frozen=True)
 class WorkerContainerSpec:
     name: str
+    """The worker's name in Prefect, which tells workers apart by name alone."""
     stack: str
     pool: str
     """The pool's full name on the Prefect server."""
@@ -44,12 +79,27 @@ class WorkerContainerSpec:
     network_mode: str
     volumes: list[tuple[str, str]]
     """(path on the Docker host, path in the container)."""
-    health_port: int
     healthcheck: HealthCheck
     memory_mb: int | None
     restart: str = "unless-stopped"
     privileged: bool = field(default=False, init=False)
     """Workers never need it: they start flow-run containers through the mounted Docker socket."""
+
+    @property
+    def memory_swap_mb(self) -> int | None:
+        """Memory plus swap: no swap. Left unset, Docker stores twice the memory and the provider reads that
+        back, a change on every preview."""
+        return self.memory_mb
+
+    @property
+    def container_name(self) -> str:
+        """The worker's name and its generation: a change to the container (its image, command, health check,
+        memory ...) makes a new name, so the new worker starts before the old one is removed and the pool
+        always has a worker polling. Credentials are left out of the generation: rotating them replaces the
+        container in place."""
+        generation = {**asdict(self), "secret_env": sorted(self.secret_env)}
+        digest = hashlib.sha256(json.dumps(generation, sort_keys=True).encode()).hexdigest()
+        return f"{self.name}-{digest[:8]}"
 
 
 def worker_container_specs(settings: StackSettings) -> list[WorkerContainerSpec]:
@@ -58,21 +108,19 @@ def worker_container_specs(settings: StackSettings) -> list[WorkerContainerSpec]
     specs = []
     numbered: Counter[str] = Counter()
     for worker in settings.platform.workers:
-        for replica in range(1, worker.replicas + 1):
+        for _ in range(worker.replicas):
             numbered[worker.pool] += 1
-            specs.append(worker_container_spec(settings, worker, replica, numbered[worker.pool]))
+            specs.append(worker_container_spec(settings, worker, numbered[worker.pool]))
     return specs
 
 
 def worker_container_spec(
-    settings: StackSettings, worker: WorkerSettings, replica: int, number: int
+    settings: StackSettings, worker: WorkerSettings, number: int
 ) -> WorkerContainerSpec:
-    """`replica`: within its entry (its health port's offset); `number`: within its pool (its name)."""
+    """`number`: the worker's within its pool (its name)."""
     pool = settings.pool(worker.pool)
     pool_name = settings.pool_name(pool.name)
     name = rpa_naming.worker_name(settings.stack, pool.name, number)
-    health_port = worker.health_port + replica - 1
-    health_url = f"http://127.0.0.1:{health_port}/health"
     # Docker workers start flow-run containers through the host's engine.
     volumes = (
         [(docker_socket_on_host(worker.docker_host), CONTAINER_DOCKER_SOCKET)]
@@ -89,7 +137,7 @@ def worker_container_spec(
     env = {
         "PREFECT_API_URL": settings.config.prefect_api_url,
         "PREFECT_WORKER_WEBSERVER_HOST": "127.0.0.1",
-        "PREFECT_WORKER_WEBSERVER_PORT": str(health_port),
+        "PREFECT_WORKER_WEBSERVER_PORT": "0",
         "DO_NOT_TRACK": "1",
         **({"PREFECT_WORKER_QUERY_SECONDS": str(worker.poll_seconds)} if worker.poll_seconds else {}),
         **worker.env,
@@ -117,18 +165,11 @@ def worker_container_spec(
             f"{LABEL_PREFIX}.environment": settings.environment,
             f"{LABEL_PREFIX}.pool": pool_name,
             f"{LABEL_PREFIX}.replica": str(number),
+            f"{LABEL_PREFIX}.worker": name,
         },
         network_mode=worker.network_mode,
         volumes=volumes,
-        health_port=health_port,
-        healthcheck=HealthCheck(
-            [
-                "CMD",
-                "python",
-                "-c",
-                f"import urllib.request; urllib.request.urlopen({health_url!r}, timeout=5)",
-            ]
-        ),
+        healthcheck=HealthCheck(["CMD", "python", "-c", HEALTH_PROBE], interval_seconds=WORKER_PROBE_SECONDS),
         memory_mb=memory_in_mb(worker.mem_limit) if worker.mem_limit else None,
     )
 

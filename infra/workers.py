@@ -1,12 +1,13 @@
 """Prefect worker containers on Docker hosts (pulumi-docker): one provider per host, the image kept locally,
-one container per replica, each exactly its WorkerContainerSpec."""
+one container per replica, each exactly its WorkerContainerSpec. A container is named by its generation, so
+a changed worker is a new resource that Pulumi creates before it deletes the old one."""
 
 import re
 
 import pulumi
 import pulumi_docker as docker
 
-from infra.worker_spec import HealthCheck, WorkerContainerSpec
+from infra.worker_spec import WORKER_START_SECONDS, HealthCheck, WorkerContainerSpec
 
 
 def resource_slug(text: str) -> str:
@@ -59,8 +60,8 @@ class Workers(pulumi.ComponentResource):
         secret = [f"{key}={value.get_secret_value()}" for key, value in spec.secret_env.items()]
         envs: pulumi.Input[list[str]] = pulumi.Output.secret(plain + secret) if secret else plain
         return docker.Container(
-            spec.name,
-            name=spec.name,
+            spec.container_name,
+            name=spec.container_name,
             image=self._kept_image(spec.docker_host, spec.image).image_id,
             command=spec.command,
             envs=envs,
@@ -72,15 +73,20 @@ class Workers(pulumi.ComponentResource):
             restart=spec.restart,
             privileged=spec.privileged,
             memory=spec.memory_mb,
+            memory_swap=spec.memory_swap_mb,
             healthcheck=healthcheck_args(spec.healthcheck),
             must_run=True,
+            # Healthy before the previous generation is deleted: the pool is never without a worker.
+            wait=True,
+            wait_timeout=WORKER_START_SECONDS,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=self._docker_provider(spec.docker_host),
                 # The API key lives in the container's environment: keep it encrypted in state.
                 additional_secret_outputs=["envs"],
-                # Its name (and, with host networking, its health port) is fixed: a replacement must free
-                # them first, or Docker refuses the new container.
-                delete_before_replace=True,
+                # A worker rolls when its spec changes (a new generation in its name), not when the image
+                # behind its tag is rebuilt: the worker process runs only Prefect, and every flow run starts
+                # a container of the tag's current image anyway.
+                ignore_changes=["image"],
             ),
         )

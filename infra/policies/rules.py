@@ -63,7 +63,7 @@ def workers_target_pools_of_their_stack(resources: Iterable[Resource]) -> list[s
         pool = flag(command, "--pool") if command else None
         if command is not None and pool not in pools:
             violations.append(
-                f"worker '{props.get('name')}' polls pool '{pool}', which this stack does not define "
+                f"worker '{flag(command, '--name')}' polls pool '{pool}', which this stack does not define "
                 f"(pools: {', '.join(sorted(p for p in pools if p)) or 'none'})"
             )
     return violations

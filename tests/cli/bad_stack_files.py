@@ -464,22 +464,10 @@ CASES = [
         edit=setting("workers.0.dockerHost", "/var/run/docker.sock"),
     ),
     BadStackFile(
-        "worker-health-port-privileged",
-        "bounds",
+        "worker-health-port-set",
+        "names",
         "rpa-platform:platform.workers[0].healthPort",
-        edit=setting("workers.0.healthPort", 80),
-    ),
-    BadStackFile(
-        "worker-health-ports-overflow",
-        "bounds",
-        "rpa-platform:platform.workers[0].healthPort",
-        edit=all_of(setting("workers.0.healthPort", 65535), setting("workers.0.replicas", 2)),
-    ),
-    BadStackFile(
-        "worker-health-ports-clash",
-        "duplicates",
-        "rpa-platform:platform.workers[1].healthPort",
-        edit=appending("workers", {"pool": "rpa-docker", "limit": 1, "healthPort": 18100}),
+        edit=setting("workers.0.healthPort", 18100),
     ),
     BadStackFile(
         "worker-poll-beyond",

@@ -88,5 +88,5 @@ def test_workers_of_one_pool_on_two_hosts_get_a_provider_each_and_distinct_names
     names = [container.inputs["name"] for container in containers]
     assert len(names) == 4 == len(set(names)), names
     host_of = {c.inputs["name"]: providers[c.provider.split("::")[-2]] for c in containers}
-    assert host_of == {spec.name: spec.docker_host for spec in worker_container_specs(settings)}
+    assert host_of == {spec.container_name: spec.docker_host for spec in worker_container_specs(settings)}
     assert sorted(host_of.values()) == sorted(hosts * 2)

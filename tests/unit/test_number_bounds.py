@@ -25,7 +25,6 @@ CASES = [
     ("platform.tagLimits.erp", MAX_STORED_INT, 2**31, "platform.tagLimits.erp"),
     ("platform.workers.0.limit", MAX_STORED_INT, 2**31, "platform.workers[0].limit"),
     ("platform.workers.0.pollSeconds", 3600, 3601, "platform.workers[0].pollSeconds"),
-    ("platform.workers.0.healthPort", 65533, 65536, "platform.workers[0].healthPort"),
     ("platform.workers.0.memLimit", "8589934591g", "8589934592g", "platform.workers[0].memLimit"),
     ("platform.workers.0.memLimit", "6m", "6143k", "platform.workers[0].memLimit"),
     (
@@ -54,13 +53,10 @@ def test_the_bound_is_accepted_and_beyond_it_is_refused(
     assert list(problems) == [key], problems
 
 
-def test_replicas_are_bounded_by_the_health_ports_they_bind() -> None:
-    at_bound = edited("platform.workers.0.healthPort", 1024)
-    at_bound["platform"]["workers"][0]["replicas"] = MAX_REPLICAS
-    parse_stack_settings("prod", SOURCE, at_bound)
-    at_bound["platform"]["workers"][0]["replicas"] = 10**30
-    problems = problems_for(at_bound)
-    assert "less than or equal to 64512" in problems["platform.workers[0].replicas"]
+def test_replicas_of_a_worker_entry_are_bounded() -> None:
+    parse_stack_settings("prod", SOURCE, edited("platform.workers.0.replicas", MAX_REPLICAS))
+    problems = problems_for(edited("platform.workers.0.replicas", MAX_REPLICAS + 1))
+    assert f"less than or equal to {MAX_REPLICAS}" in problems["platform.workers[0].replicas"]
 
 
 def test_a_limit_above_int64_is_refused_before_anything_is_sent() -> None:

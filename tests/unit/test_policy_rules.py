@@ -42,8 +42,9 @@ def test_privileged_worker() -> None:
     resources = declared("dev")
     container_type, props = next(r for r in resources if r[0] == rules.CONTAINER)
     violations = rules.no_privileged_worker(container_type, {**props, "privileged": True})
+    assert props["name"].startswith("dev-rpa-docker-worker-1-"), "the worker's name and its generation"
     assert violations == [
-        "container 'dev-rpa-docker-worker-1' runs privileged: workers start flow runs through the mounted Docker "
+        f"container '{props['name']}' runs privileged: workers start flow runs through the mounted Docker "
         "socket and never need it"
     ]
 

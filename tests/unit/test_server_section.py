@@ -162,12 +162,9 @@ def test_the_server_runs_on_this_machine() -> None:
     assert "must be a unix:// socket of this machine" in problems["server.dockerHost"]
 
 
-def test_ports_on_the_shared_host_network_must_not_clash() -> None:
+def test_the_server_and_its_database_need_ports_of_their_own() -> None:
     problems = problems_for(with_server(database={"port": 4300}))
     assert problems["server.database.port"] == "is server.port too (4300); choose another"
-    # The example's worker reports health on 18400, on the same Docker host, in the host network.
-    problems = problems_for(with_server(port=18400))
-    assert "health port of platform.workers[0] (18400-18400)" in problems["server.port"]
 
 
 def test_stacks_without_a_server_are_unchanged() -> None:

@@ -135,6 +135,15 @@ def test_typos_are_unknown_keys_with_a_suggestion(path: str, key: str, suggestio
     assert f"did you mean '{suggestion}'" in problems[key]
 
 
+def test_a_health_port_is_an_unknown_key() -> None:
+    """The system picks each worker's health port: a stack file that sets one learns what a worker takes."""
+    problems = problems_for(edited("platform.workers.0.healthPort", 18300))
+    assert problems == {
+        "platform.workers[0].healthPort": "unknown key; allowed: pool, replicas, limit, queues, image, "
+        "dockerHost, networkMode, memLimit, pollSeconds, env"
+    }
+
+
 def test_unknown_top_level_key_in_a_stack_file(tmp_path: Path) -> None:
     document = {"config": {f"rpa-platform:{key}": value for key, value in valid().items()}}
     document["config"]["rpa-platform:prefectApiUr"] = "http://127.0.0.1:4200/api"
@@ -249,12 +258,6 @@ def test_missing_environment_is_required() -> None:
             "expected string",
         ),
         ("platform.pools.0.jobDefaults.env", "A=1", "platform.pools[0].jobDefaults.env", "expected object"),
-        (
-            "platform.workers.0.healthPort",
-            65534,
-            "platform.workers[0].healthPort",
-            "replica ports run up to 65536",
-        ),
         (
             "platform.workers.0.env",
             {"PREFECT_API_URL": "http://elsewhere/api"},

@@ -8,7 +8,7 @@ from infra.worker_spec import worker_container_specs
 SECOND_HOST = "unix:///var/run/rpa-docker-2.sock"
 
 
-def test_replicas_of_one_pool_on_two_hosts_get_distinct_names_and_their_own_ports() -> None:
+def test_replicas_of_one_pool_on_two_hosts_get_distinct_names() -> None:
     dev = from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml")
     (worker,) = dev.platform.workers
     workers = [
@@ -20,9 +20,9 @@ def test_replicas_of_one_pool_on_two_hosts_get_distinct_names_and_their_own_port
         stack="dev", source=dev.source, config=dev.config.model_copy(update={"platform": platform})
     )
     specs = worker_container_specs(settings)
-    assert [(s.name, s.docker_host, s.health_port) for s in specs] == [
-        ("dev-rpa-docker-worker-1", worker.docker_host, worker.health_port),
-        ("dev-rpa-docker-worker-2", worker.docker_host, worker.health_port + 1),
-        ("dev-rpa-docker-worker-3", SECOND_HOST, worker.health_port),  # another host: its ports are its own
+    assert [(s.name, s.docker_host) for s in specs] == [
+        ("dev-rpa-docker-worker-1", worker.docker_host),
+        ("dev-rpa-docker-worker-2", worker.docker_host),
+        ("dev-rpa-docker-worker-3", SECOND_HOST),
     ]
     assert specs[2].volumes == [("/var/run/rpa-docker-2.sock", "/var/run/docker.sock")]
