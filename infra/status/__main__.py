@@ -1,6 +1,7 @@
 """`python -m infra.status [STACK ...]`: a live view of each stack (all of them by default) from its Prefect
-API, checked against its stack file. Exits 0 when all is well, 1 when something is stuck or has drifted, 2
-when a stack file is invalid or its API cannot be read (one line naming the stack and the URL)."""
+API, checked against its stack file. Exits 0 when all is well, 1 when something is stuck or has drifted or a
+worker the stack file declares is not online, 2 when a stack file is invalid or its API cannot be read (one
+line naming the stack and the URL)."""
 
 import argparse
 import sys

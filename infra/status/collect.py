@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import FlowFilter, FlowFilterId
-from prefect.client.schemas.objects import FlowRun, StateType, WorkPool
+from prefect.client.schemas.objects import FlowRun, StateType, Worker, WorkPool
 from prefect.client.schemas.objects import WorkerStatus as PrefectWorkerStatus
 from prefect.client.schemas.responses import DeploymentResponse, GlobalConcurrencyLimitResponse
 from prefect.exceptions import ObjectNotFound
@@ -29,6 +29,7 @@ from infra.status.model import (
     WorkerStatus,
 )
 from infra.status.stuck import LEASE_QUIET_SECONDS
+from infra.worker_spec import worker_container_specs
 
 
 def collect(
@@ -83,16 +84,7 @@ def collect(
             for pool in present
             for queue in sorted(client.read_work_queues(work_pool_name=pool), key=lambda q: q.priority)
         ],
-        workers=[
-            WorkerStatus(
-                pool=pool,
-                name=worker.name,
-                online=worker.status == PrefectWorkerStatus.ONLINE,
-                last_heartbeat=worker.last_heartbeat_time,
-            )
-            for pool in present
-            for worker in client.read_workers_for_work_pool(pool)
-        ],
+        workers=stack_workers(client, settings, present),
         limits=limits,
         variables=[
             variable_status(client, settings.variable_name(key), value)
@@ -111,6 +103,37 @@ def found_pool(client: SyncPrefectClient, name: str) -> WorkPool | None:
         return client.read_work_pool(name)
     except ObjectNotFound:
         return None
+
+
+def stack_workers(client: SyncPrefectClient, settings: StackSettings, pools: list[str]) -> list[WorkerStatus]:
+    """The workers registered in the stack's pools, then those its file declares that are not (a declared
+    worker's pool may itself be missing: its worker is then missing too)."""
+    declared = [(spec.pool, spec.name) for spec in worker_container_specs(settings)]
+    registered = [
+        WorkerStatus(
+            pool=pool,
+            name=worker.name,
+            online=worker.status == PrefectWorkerStatus.ONLINE,
+            last_heartbeat=worker.last_heartbeat_time,
+            declared=(pool, worker.name) in declared,
+            present=True,
+        )
+        for pool in pools
+        for worker in pool_workers(client, pool)
+    ]
+    seen = {(worker.pool, worker.name) for worker in registered}
+    missing = [
+        WorkerStatus(pool=pool, name=name, online=False, last_heartbeat=None, declared=True, present=False)
+        for pool, name in declared
+        if (pool, name) not in seen
+    ]
+    return registered + missing
+
+
+def pool_workers(client: SyncPrefectClient, pool: str) -> list[Worker]:
+    return flow_runs.every_page(
+        lambda offset, limit: client.read_workers_for_work_pool(pool, offset=offset, limit=limit)
+    )
 
 
 def is_pending(run: FlowRun) -> bool:

@@ -4,6 +4,7 @@ exactly the pile-ups this view is for."""
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
@@ -21,19 +22,22 @@ from prefect.client.schemas.sorting import FlowRunSort
 
 from infra.status.model import ErrorRate
 
+Item = TypeVar("Item")
+
 PAGE = 200  # PREFECT_SERVER_API_DEFAULT_LIMIT's default, the most one request may ask for
 # The states of a run whose process may live and hold concurrency slots: Paused runs keep theirs in process.
 ACTIVE = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING, StateType.PAUSED]
 FINAL = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
 
 
-def every_page(read: Callable[[int, int], list[FlowRun]]) -> list[FlowRun]:
-    runs: list[FlowRun] = []
-    while page := read(len(runs), PAGE):
-        runs += page
+def every_page(read: Callable[[int, int], list[Item]]) -> list[Item]:
+    """What `read(offset, limit)` returns, page after page, until a page comes back short."""
+    items: list[Item] = []
+    while page := read(len(items), PAGE):
+        items += page
         if len(page) < PAGE:
             break
-    return runs
+    return items
 
 
 def of_states(*types: StateType) -> FlowRunFilterState:

@@ -39,12 +39,15 @@ class QueueStatus(StatusModel):
 
 class WorkerStatus(StatusModel):
     """A worker as Prefect 3.9.1's server records it: name, status and heartbeat. It keeps no version (a
-    worker sends its metadata in heartbeats, and the open-source server drops it)."""
+    worker sends its metadata in heartbeats, and the open-source server drops it). A worker the stack file
+    declares that the server has never seen in its pool is one too, not present."""
 
     pool: str
     name: str
     online: bool
     last_heartbeat: datetime | None
+    declared: bool  # one of the stack file's worker containers; others were started by hand
+    present: bool  # registered in the pool: it has sent a heartbeat there
 
 
 class LimitStatus(StatusModel):
@@ -116,7 +119,7 @@ class StackStatus(StatusModel):
 
 
 class Finding(StatusModel):
-    kind: Literal["stuck", "drift"]
+    kind: Literal["stuck", "drift", "offline"]
     object: str  # "limit prod-erp-api", "variable production_rpa3_timeout" ...
     message: str
     command: str | None = None  # the one command that fixes it, where there is one

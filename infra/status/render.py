@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from infra.status.drift import canonical
-from infra.status.model import Finding, StackReport, StackStatus
+from infra.status.model import Finding, StackReport, StackStatus, WorkerStatus
 from infra.status.stuck import is_slot_limit
 from infra.url_credentials import masked_url
 
@@ -85,12 +85,24 @@ def queues(status: StackStatus) -> Table:
 
 
 def workers(status: StackStatus) -> Table:
-    grid = table("workers", "pool", "worker", "status", "last heartbeat")
+    grid = table("workers", "pool", "worker", "status", "last heartbeat", "")
     grid.caption = "Prefect 3.9.1's server records no worker version"
     for worker in status.workers:
-        online = Text("online", "green") if worker.online else Text("offline", "red")
-        grid.add_row(worker.pool, worker.name, online, age(status.collected_at, worker.last_heartbeat))
+        grid.add_row(
+            worker.pool,
+            worker.name,
+            worker_state(worker),
+            age(status.collected_at, worker.last_heartbeat),
+            "" if worker.declared else "not in the stack file",
+        )
     return grid
+
+
+def worker_state(worker: WorkerStatus) -> Text:
+    if worker.online:
+        return Text("online", "green")
+    # A declared worker the server has never seen in its pool: its container is gone or never came up.
+    return Text("offline" if worker.present else "missing", "red")
 
 
 def limits(status: StackStatus) -> Table:

@@ -17,6 +17,7 @@ from infra.settings import StackSettings
 from infra.status.collect import collect
 from infra.status.drift import drift_findings
 from infra.status.model import StackReport
+from infra.status.offline_workers import offline_worker_findings
 from infra.status.stuck import stuck_findings
 from infra.url_credentials import masked_url
 
@@ -47,7 +48,10 @@ def stack_report(settings: StackSettings, options: Options, now: datetime) -> St
         raise StackUnavailable(
             f"{settings.stack} ({settings.source}): {unavailable(error, api_url)}"
         ) from None
-    return StackReport(status=status, findings=stuck_findings(status) + drift_findings(settings, status))
+    findings = (
+        stuck_findings(status) + drift_findings(settings, status) + offline_worker_findings(settings, status)
+    )
+    return StackReport(status=status, findings=findings)
 
 
 def stack_client(api_url: str) -> SyncPrefectClient:

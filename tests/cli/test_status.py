@@ -5,19 +5,22 @@ process with no PREFECT_API_* in its environment: the stack file alone says wher
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from prefect import flow
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate, VariableUpdate, WorkPoolUpdate
+from prefect.client.schemas.objects import WorkerStatus
 from prefect.states import Cancelling, Completed, Pending, Running
 from prefect.types._concurrency import ConcurrencyLeaseHolder
 
 from infra import config_keys
-from infra.stack_config import PROJECT_ROOT
+from infra.stack_config import PROJECT_ROOT, from_stack_file, read_stack_document, stack_file
+from infra.worker_spec import worker_container_specs
 from tests.support.prefect_server import PrefectServer, free_port
-from tests.support.pulumi_cli import PulumiProject, Result, run_command
+from tests.support.pulumi_cli import PLATFORM_KEY, PulumiProject, Result, run_command
 
 PYTHON = str(PROJECT_ROOT / ".venv" / "bin" / "python")
 
@@ -68,6 +71,8 @@ def test_a_stack_just_brought_up_is_ok_and_shows_its_numbers(project: PulumiProj
         variable["present"] and variable["held"] == variable["declared"] for variable in variables.values()
     )
     assert state["error_rate"]["finished"] == 0 and state["recent_runs"] == []
+    # The tests' stack files leave their workers out (tests/support/pulumi_cli.py): none declared, none missing.
+    assert state["workers"] == []
 
     tables = status(project, "dev")
     assert tables.returncode == 0, tables.describe()
@@ -230,3 +235,76 @@ def test_an_unreachable_api_or_an_invalid_stack_file_exits_2_with_one_line(proje
     assert result.returncode == 2, result.describe()
     assert result.stderr.startswith("Pulumi.broken.yaml: invalid stack settings"), result.describe()
     assert "Traceback" not in result.output, result.describe()
+
+
+def test_a_declared_worker_not_online_in_its_pool_is_flagged_with_make_up(
+    project: PulumiProject, cli_client: SyncPrefectClient
+) -> None:
+    project.up("dev")  # without its worker containers, as every stack here (tests/support/pulumi_cli.py)
+    bare = project.read_stack_file("dev")
+    # Status reads the stack file alone: with the shipped file's workers in it again, dev declares a worker that
+    # nothing runs, as after `docker rm` of its container.
+    shipped = read_stack_document(stack_file("dev"))["config"][PLATFORM_KEY]["workers"]
+    project.edit_platform("dev", lambda platform: platform.update(workers=shipped))
+    try:
+        (spec,) = worker_container_specs(from_stack_file(project.stack_file("dev")))
+        flagged = f"worker {spec.name} in pool {spec.pool}"
+        # A worker started by hand is online in the pool under another name: it stands in for no declared one.
+        cli_client.send_worker_heartbeat(
+            work_pool_name=spec.pool, worker_name="started-by-hand", heartbeat_interval_seconds=60
+        )
+
+        code, output = status_json(project, "dev")
+        assert code == 1, output
+        found = findings(output)
+        assert list(found) == [flagged], found
+        assert found[flagged]["kind"] == "offline"
+        assert found[flagged]["command"] == "make up STACK=dev"
+        workers = {
+            (worker["pool"], worker["name"]): worker for worker in output["reports"][0]["status"]["workers"]
+        }
+        missing = workers[spec.pool, spec.name]
+        assert (missing["declared"], missing["present"], missing["online"]) == (True, False, False), missing
+        by_hand = workers[spec.pool, "started-by-hand"]
+        assert (by_hand["declared"], by_hand["online"]) == (False, True), by_hand
+
+        tables = status(project, "dev")
+        assert tables.returncode == 1, tables.describe()
+        (line,) = [line for line in tables.stdout.splitlines() if line.startswith(f"OFFLINE {flagged}")]
+        assert "make up STACK=dev" in line, tables.describe()
+        (row,) = [line for line in tables.stdout.splitlines() if spec.name in line and "│" in line]
+        assert "missing" in row, tables.describe()  # the workers table shows the one the server lacks
+
+        # A worker of that name online in its pool, as the container's `prefect worker start` makes one.
+        cli_client.send_worker_heartbeat(
+            work_pool_name=spec.pool, worker_name=spec.name, heartbeat_interval_seconds=60
+        )
+        code, output = status_json(project, "dev")
+        assert code == 0 and findings(output) == {}, output
+        tables = status(project, "dev")
+        assert tables.returncode == 0, tables.describe()
+        assert "OFFLINE" not in tables.stdout and "make up" not in tables.stdout, tables.describe()
+
+        # Registered but silent: the server's foreman marks it OFFLINE after three missed heartbeats.
+        cli_client.send_worker_heartbeat(
+            work_pool_name=spec.pool, worker_name=spec.name, heartbeat_interval_seconds=1
+        )
+        wait_offline(cli_client, spec.pool, spec.name)
+        code, output = status_json(project, "dev")
+        assert code == 1, output
+        found = findings(output)
+        assert list(found) == [flagged], found
+        assert "offline, its last heartbeat" in found[flagged]["message"], found
+    finally:
+        project.write_stack_file("dev", bare)  # what the stack was brought up with, for its destroy
+
+
+def wait_offline(client: SyncPrefectClient, pool: str, name: str, bound_seconds: float = 180) -> None:
+    """Until the server shows the worker OFFLINE: its foreman looks every 15 s (a bound on hangs, not speed)."""
+    deadline = time.monotonic() + bound_seconds
+    while time.monotonic() < deadline:
+        workers = {worker.name: worker for worker in client.read_workers_for_work_pool(pool)}
+        if workers[name].status == WorkerStatus.OFFLINE:
+            return
+        time.sleep(1)
+    raise AssertionError(f"worker {name} still online in {pool} after {bound_seconds:g} s: {workers[name]}")
