@@ -13,10 +13,6 @@ BUILD := $(CURDIR)/.build
 # every verb here uses that one binary.
 export PATH := $(BUILD)/bin:$(PATH)
 export PULUMI_SKIP_UPDATE_CHECK := true
-# `make local` on a machine without pulumi-docker's plugin applies the stack from a copy of its file without
-# workers (infra/without_workers.py); STACK_CONFIG names such a file for the Pulumi verbs.
-STACK_CONFIG ?=
-CONFIG_FILE = $(if $(STACK_CONFIG),--config-file $(STACK_CONFIG))
 
 # Local defaults: state in the repository (gitignored), a documented passphrase for its secrets, the local
 # Prefect server. Override any of them in the environment (CI passes its own backend and passphrase).
@@ -33,7 +29,7 @@ export PREFECT_HOME
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
 
-setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv) and the pinned Pulumi CLI
+setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv), the pinned Pulumi CLI and pulumi-docker's plugin
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"  # dev: every extra (infra, flows, worker, tools) and the test and lint tools
@@ -42,7 +38,7 @@ setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv) and the
 	@# Pulumi starts dynamic providers in the program's directory (infra/) and resolves Pulumi.yaml's
 	@# `virtualenv: .venv` from there (pulumi/pulumi#7061): point that path at the project's venv.
 	ln -sfn ../$(VENV) infra/$(VENV)
-	$(MAKE) pulumi-cli
+	$(MAKE) --no-print-directory docker-plugin
 
 lint: ## ruff, deptry (imports against pyproject's extras), mypy (infra, flows), actionlint (workflows); gofmt and go vet where Go is installed
 	$(BIN)/ruff check .
@@ -111,14 +107,10 @@ server-stop: ## Stop the local Prefect server started by `make server`
 
 # A stack with `rpa-platform:server:` brings its own Prefect server (PostgreSQL, containers `up` creates);
 # the others use the embedded one (`make server`, SQLite), the default: it needs nothing but this repository.
-local: pulumi-cli image | $(LOCAL_STATE) ## The main job on the embedded defaults: local server (unless the stack brings its own), image, `up` for STACK
+local: docker-plugin image | $(LOCAL_STATE) ## The main job on the embedded defaults: local server (unless the stack brings its own), image, `up` for STACK with its worker containers
 	@if grep -q '^ *rpa-platform:server:' Pulumi.$(STACK).yaml; then echo "local: $(STACK) brings its own Prefect server"; \
 	  else $(MAKE) --no-print-directory server; fi
-	@if bash tools/pulumi/docker-plugin.sh; then $(MAKE) up; else \
-	  pulumi stack select --create $(STACK) && \
-	  $(BIN)/python -m infra.without_workers $(STACK) $(BUILD)/Pulumi.$(STACK).without-workers.yaml && \
-	  echo "local: pulumi-resource-docker is missing: $(STACK) comes up WITHOUT its worker containers" && \
-	  $(MAKE) up STACK_CONFIG=$(BUILD)/Pulumi.$(STACK).without-workers.yaml; fi
+	$(MAKE) --no-print-directory up
 
 # The local file backend's directory (the default backend); Pulumi does not create it.
 $(LOCAL_STATE):
@@ -130,20 +122,20 @@ stack-file:
 pulumi-cli: ## The pinned Pulumi CLI in .build/bin: found on PATH, installed, or built from Go modules
 	@bash tools/pulumi/ensure-cli.sh
 
-docker-plugin: pulumi-cli ## pulumi-docker's plugin for the worker containers: installed where it can be had
+docker-plugin: pulumi-cli ## pulumi-docker's plugin (worker containers) at the SDK's version: installed, downloaded, or built from Go modules
 	@bash tools/pulumi/docker-plugin.sh
 
 # --refresh: read what is really on the server first, so drift and objects deleted out of band are put back.
 preview: pulumi-cli stack-file check | $(LOCAL_STATE) ## pulumi preview for STACK (default dev), with the policy pack
 	pulumi stack select --create $(STACK)
-	pulumi preview --stack $(STACK) $(CONFIG_FILE) --policy-pack infra/policies --refresh --diff
+	pulumi preview --stack $(STACK) --policy-pack infra/policies --refresh --diff
 
 up: pulumi-cli stack-file check | $(LOCAL_STATE) ## pulumi up for STACK (default dev), with the policy pack
 	pulumi stack select --create $(STACK)
-	pulumi up --stack $(STACK) $(CONFIG_FILE) --policy-pack infra/policies --refresh --yes
+	pulumi up --stack $(STACK) --policy-pack infra/policies --refresh --yes
 
 refresh: pulumi-cli stack-file | $(LOCAL_STATE) ## pulumi refresh for STACK: show drift between the stack and what is really there
-	pulumi refresh --stack $(STACK) $(CONFIG_FILE) --yes
+	pulumi refresh --stack $(STACK) --yes
 
 destroy: pulumi-cli stack-file | $(LOCAL_STATE) ## pulumi destroy for STACK
-	pulumi destroy --stack $(STACK) $(CONFIG_FILE) --yes
+	pulumi destroy --stack $(STACK) --yes

@@ -29,6 +29,7 @@ from prefect.client.orchestration import SyncPrefectClient, get_client  # noqa: 
 from infra import config_keys  # noqa: E402
 from tests.support.provider_protocol import DynamicProviderProcess  # noqa: E402
 from tests.support.pulumi_cli import PulumiProject, pulumi_cli_or_skip  # noqa: E402
+from tests.support.stack_workers import remove_worker_containers  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -81,10 +82,29 @@ def cli_client(cli_server: PrefectServer) -> Iterator[SyncPrefectClient]:
         yield client
 
 
+def destroyed(project: PulumiProject) -> None:
+    """Every stack of the copy destroyed; worker containers that `destroy` did not remove are removed, and
+    fail the test."""
+    try:
+        for stack in project.stacks():
+            project.destroy(stack)
+    finally:
+        left = remove_worker_containers(project.api_url)
+    assert not left, f"`pulumi destroy` left worker containers behind: {left}"
+
+
 @pytest.fixture
 def project(tmp_path: Path, cli_server: PrefectServer) -> Iterator[PulumiProject]:
-    """A copy of the project targeting the package's server; whatever its stacks made is destroyed after."""
+    """A copy of the project targeting the package's server, without worker containers; whatever its stacks
+    made is destroyed after."""
     project = PulumiProject.copy(tmp_path, cli_server.api_url)
     yield project
-    for stack in project.stacks():
-        project.destroy(stack)
+    destroyed(project)
+
+
+@pytest.fixture
+def project_with_workers(tmp_path: Path, cli_server: PrefectServer) -> Iterator[PulumiProject]:
+    """A copy of the project whose stacks keep their worker containers (pulumi-docker, the local engine)."""
+    project = PulumiProject.copy(tmp_path, cli_server.api_url, workers=True)
+    yield project
+    destroyed(project)

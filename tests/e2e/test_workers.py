@@ -1,101 +1,209 @@
-"""The dev stack for real: `pulumi up` makes its Prefect objects, and its worker containers, launched from the
-very pulumi-docker Container inputs the program declares, register with the pool Pulumi made, report healthy
-and run as the stack says (health check, memory, restart policy, labels, mounts, host network); and they
-change nothing Pulumi manages."""
+"""The dev stack's worker containers through the real engine: `pulumi up` with pulumi-docker's plugin makes
+them as the stack says, they report healthy and ONLINE in the pool Pulumi made, nothing drifts afterwards,
+and `up` repairs and changes them: a removed worker comes back, replicas scale, and a changed image rolls
+the workers while the pool always has a healthy worker."""
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from docker.models.containers import Container
 from prefect.client.orchestration import SyncPrefectClient
 
 from infra.docker_rules import memory_bytes
 from infra.settings import StackSettings
 from infra.stack_config import PROJECT_ROOT, from_stack_file
-from infra.worker_spec import WorkerContainerSpec, worker_container_specs
-from tests.support.docker_workers import (
-    declared_containers,
-    docker_client_or_fail,
-    launched,
-    with_dev_workers,
-)
-from tests.support.prefect_server import free_port
+from infra.worker_spec import worker_container_specs
+from tests.conftest import destroyed
+from tests.support.docker_workers import docker_client_or_fail
+from tests.support.prefect_server import PrefectServer
 from tests.support.pulumi_cli import PulumiProject
+from tests.support.stack_workers import (
+    engine,
+    health,
+    healthy_workers,
+    logs_of,
+    online_workers,
+    wait_for,
+    worker_containers,
+)
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 SECOND_NS = 10**9
-RunningStack = tuple[StackSettings, list[WorkerContainerSpec], list[Container]]
+POOL = "dev-rpa-docker"
+SAMPLE_SECONDS = 0.25
+ONLINE_BOUND_SECONDS = 120  # a worker registers in 5-10 s on a quiet machine
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+def set_workers(project: PulumiProject, **changes: object) -> StackSettings:
+    """Change the dev stack's worker entry in the copy's stack file; the settings it now holds."""
+
+    def edit(platform: dict) -> None:
+        platform["workers"][0].update(changes)
+
+    project.edit_platform("dev", edit)
+    return from_stack_file(project.stack_file("dev"))
 
 
-@pytest.fixture
-def running_stack(project: PulumiProject) -> Iterator[RunningStack]:
+def up_to_date(project: PulumiProject, client: SyncPrefectClient, settings: StackSettings) -> None:
+    """Every declared worker healthy in Docker and ONLINE in its pool, and no container besides them."""
+    names = {spec.container_name for spec in worker_container_specs(settings)}
+    workers = {spec.name for spec in worker_container_specs(settings)}
+    explain: Callable[[], str] = lambda: logs_of(project.api_url)  # noqa: E731
+    wait_for(
+        lambda: set(healthy_workers(project.api_url)) == names, ONLINE_BOUND_SECONDS, f"{names}", explain
+    )
+    wait_for(
+        lambda: workers <= online_workers(client, POOL), ONLINE_BOUND_SECONDS, f"{workers} ONLINE", explain
+    )
+    assert {container.name for container in worker_containers(project.api_url)} == names
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, cli_server: PrefectServer) -> Iterator[PulumiProject]:
+    """The dev stack with its worker, brought up once for the module's tests, which each leave it as its
+    stack file says."""
     image = from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml").platform.pools[0].job_defaults["image"]
     docker_client_or_fail(str(image))
-    project.up("dev")
-    settings = with_dev_workers(project, replicas=2, poll_seconds=2, health_port=free_port())
-    specs = worker_container_specs(settings)
-    declared = declared_containers(settings)
-    assert [container.name for container in declared] == [spec.name for spec in specs]
-    with launched(declared) as containers:
-        yield settings, specs, containers
+    project = PulumiProject.copy(tmp_path_factory.mktemp("workers"), cli_server.api_url, workers=True)
+    set_workers(project, pollSeconds=2)
+    try:
+        project.up("dev", "--policy-pack", "infra/policies")
+        yield project
+    finally:
+        destroyed(project)
 
 
-def test_workers_run_as_declared_register_with_their_pool_and_report_healthy(
-    running_stack: RunningStack, project: PulumiProject, cli_client: SyncPrefectClient
+def test_up_makes_the_workers_as_declared_healthy_online_and_without_drift(
+    stack: PulumiProject, cli_client: SyncPrefectClient
 ) -> None:
-    settings, specs, containers = running_stack
-    pool = settings.pool_name("rpa-docker")
+    settings = from_stack_file(stack.stack_file("dev"))
+    up_to_date(stack, cli_client, settings)
 
-    # What Docker reports against what the stack and its specs say, not against the inputs workers.py
-    # derived from them: a mapping broken there shows here. Checked first: it fails fast.
+    # What Docker reports against what the stack file says, not against the inputs workers.py derived.
     (worker,) = settings.platform.workers
     assert worker.mem_limit, "the dev stack limits its workers' memory"
-    for spec, container in zip(specs, containers, strict=True):
-        config, host_config = container.attrs["Config"], container.attrs["HostConfig"]
-        assert container.name == spec.name
-        assert config["Cmd"] == spec.command
-        assert {f"{key}={value}" for key, value in spec.env.items()} <= set(config["Env"])
-        assert config["Healthcheck"] == {
-            "Test": spec.healthcheck.test,
-            "Interval": spec.healthcheck.interval_seconds * SECOND_NS,
-            "Timeout": spec.healthcheck.timeout_seconds * SECOND_NS,
-            "StartPeriod": spec.healthcheck.start_period_seconds * SECOND_NS,
-            "Retries": spec.healthcheck.retries,
-        }
-        assert host_config["Memory"] == memory_bytes(worker.mem_limit)
-        assert host_config["RestartPolicy"] == {"Name": "unless-stopped", "MaximumRetryCount": 0}
-        assert container.labels.items() >= spec.labels.items(), "the image's labels come on top"
-        assert container.labels["rpa-platform.stack"] == settings.stack
-        assert container.labels["rpa-platform.pool"] == pool
-        mounts = [(m["Type"], m["Source"], m["Destination"], m["RW"]) for m in container.attrs["Mounts"]]
-        assert mounts == [("bind", "/var/run/docker.sock", "/var/run/docker.sock", True)]
-        assert host_config["NetworkMode"] == "host"
-        assert host_config["Privileged"] is False
+    (spec,) = worker_container_specs(settings)
+    (container,) = worker_containers(stack.api_url)
+    config, host_config = container.attrs["Config"], container.attrs["HostConfig"]
+    assert config["Cmd"] == spec.command
+    assert {f"{key}={value}" for key, value in spec.env.items()} <= set(config["Env"])
+    assert config["Healthcheck"]["Test"] == spec.healthcheck.test
+    assert config["Healthcheck"]["Interval"] == spec.healthcheck.interval_seconds * SECOND_NS
+    assert host_config["Memory"] == host_config["MemorySwap"] == memory_bytes(worker.mem_limit)
+    assert host_config["RestartPolicy"] == {"Name": "unless-stopped", "MaximumRetryCount": 0}
+    assert container.labels.items() >= spec.labels.items(), "the image's labels come on top"
+    mounts = [(m["Type"], m["Source"], m["Destination"], m["RW"]) for m in container.attrs["Mounts"]]
+    assert mounts == [("bind", "/var/run/docker.sock", "/var/run/docker.sock", True)]
+    assert host_config["NetworkMode"] == "host"
+    assert host_config["Privileged"] is False
 
-    def online_workers() -> set[str]:
-        return {w.name for w in cli_client.read_workers_for_work_pool(pool) if w.status.value == "ONLINE"}
+    # No perpetual diff: neither the program's inputs nor what refresh reads back differ from the state.
+    stack.preview("dev", "--expect-no-changes")
+    stack.refresh("dev", "--expect-no-changes")
+    stack.preview("dev", "--refresh", "--expect-no-changes")
 
-    def health() -> list[str]:
-        for container in containers:
-            container.reload()
-        return [container.attrs["State"].get("Health", {}).get("Status") for container in containers]
 
-    wait_for(lambda: online_workers() == {spec.name for spec in specs}, 90, f"both workers online in {pool}")
-    # The first probe comes one declared interval (30 s) after the start: the test waits for it rather than
-    # launching anything other than what the program declares.
-    wait_for(lambda: health() == ["healthy", "healthy"], 90, "both containers healthy")
-    assert all(container.status == "running" for container in containers)
+def test_a_removed_worker_is_recreated_by_up_refresh(
+    stack: PulumiProject, cli_client: SyncPrefectClient
+) -> None:
+    settings = from_stack_file(stack.stack_file("dev"))
+    (container,) = worker_containers(stack.api_url)
+    container.remove(force=True)
 
-    # Running workers change nothing Pulumi manages: a refreshed preview proposes nothing.
-    project.preview("dev", "--refresh", "--expect-no-changes")
+    steps = stack.preview_steps("dev", "--refresh")
+    assert steps[container.name] == "create", steps
+    stack.up("dev", "--refresh")
+    up_to_date(stack, cli_client, settings)
+    stack.preview("dev", "--refresh", "--expect-no-changes")
+
+
+def test_replicas_go_from_one_to_three_and_back(stack: PulumiProject, cli_client: SyncPrefectClient) -> None:
+    three = set_workers(stack, replicas=3)
+    stack.up("dev")
+    up_to_date(stack, cli_client, three)
+
+    one = set_workers(stack, replicas=1)
+    stack.up("dev")
+    (kept,) = worker_containers(stack.api_url)
+    assert kept.name == worker_container_specs(one)[0].container_name, "the first worker stays as it was"
+    up_to_date(stack, cli_client, one)
+    stack.preview("dev", "--expect-no-changes")
+
+
+def test_a_changed_image_rolls_the_workers_with_a_healthy_worker_throughout(
+    stack: PulumiProject, cli_client: SyncPrefectClient
+) -> None:
+    before = from_stack_file(stack.stack_file("dev"))
+    image = str(before.platform.pools[0].job_defaults["image"])
+    rolled = f"{image.rsplit(':', 1)[0]}:rolling-test"
+    engine_client = engine(before.platform.workers[0].docker_host)
+    engine_client.images.get(image).tag(rolled)
+    try:
+        # Two replicas first, on the old image: the roll then replaces both.
+        two = set_workers(stack, replicas=2)
+        stack.up("dev")
+        up_to_date(stack, cli_client, two)
+        old = {container.name for container in worker_containers(stack.api_url)}
+        after = set_workers(stack, image=rolled)
+        samples = sample_while(lambda: stack.up("dev"), stack.api_url, cli_client)
+    finally:
+        engine_client.images.remove(rolled, noprune=True)
+
+    # The new generation's names come from the stack file that names the new image.
+    up_to_date(stack, cli_client, after)
+    assert not old & {container.name for container in worker_containers(stack.api_url)}, "all were replaced"
+
+    fewest_healthy = min(healthy for _, healthy, _ in samples)
+    docker_gap = longest_run(samples, lambda healthy, online: healthy == 0)
+    online_gap = longest_run(samples, lambda healthy, online: not online)
+    print(
+        f"rolling replace of 2 workers: {len(samples)} samples over {samples[-1][0]:.1f} s, fewest healthy "
+        f"worker containers {fewest_healthy}, longest gap without one {docker_gap:.2f} s, longest without an "
+        f"ONLINE worker in Prefect {online_gap:.2f} s"
+    )
+    assert fewest_healthy >= 1, "the pool was left without a healthy worker during the roll"
+    assert online_gap == 0, "the pool was left without an ONLINE worker during the roll"
+
+
+Sample = tuple[float, int, bool]
+"""(seconds since the start, healthy worker containers, an ONLINE worker in Prefect)."""
+
+
+def sample_while(action: Callable[[], object], api_url: str, client: SyncPrefectClient) -> list[Sample]:
+    """Run `action` in a thread; meanwhile, every SAMPLE_SECONDS, count the healthy worker containers and
+    ask Prefect whether the pool has an ONLINE worker."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            action()
+        except BaseException as error:
+            failure.append(error)
+
+    thread = threading.Thread(target=run)
+    started = time.monotonic()
+    thread.start()
+    samples = []
+    while thread.is_alive():
+        running = [c for c in worker_containers(api_url) if c.status == "running"]
+        healthy = sum(1 for container in running if health(container) == "healthy")
+        samples.append((time.monotonic() - started, healthy, bool(online_workers(client, POOL))))
+        time.sleep(SAMPLE_SECONDS)
+    thread.join()
+    if failure:
+        raise failure[0]
+    return samples
+
+
+def longest_run(samples: list[Sample], bad: Callable[[int, bool], bool]) -> float:
+    """The longest time between the first and the last of consecutive samples for which `bad` holds."""
+    longest, start = 0.0, None
+    for at, healthy, online in samples:
+        if bad(healthy, online):
+            start = at if start is None else start
+            longest = max(longest, at - start)
+        else:
+            start = None
+    return longest

@@ -2,9 +2,10 @@
 file backend, a passphrase for secrets, and a Prefect server the caller names.
 
 The copy holds the project's files (Pulumi.yaml, the stack files, infra/) with the project's virtualenvs
-linked in; its stack files point at the caller's server and leave out worker containers (pulumi-docker's
-plugin cannot be had on this machine: tools/pulumi/FACTS.md). Every command is a child process in its own
-process group, killed whole when it outlives its timeout, with its output in the failure message.
+linked in; its stack files point at the caller's server, and keep their worker containers only when the test
+asks for them (they are pulumi-docker containers on the local engine, which most tests do not need). Every
+command is a child process in its own process group, killed whole when it outlives its timeout, with its
+output in the failure message.
 """
 
 import json
@@ -22,7 +23,6 @@ import yaml
 
 from infra import config_keys
 from infra.stack_config import PROJECT_ROOT, STACKS, read_stack_document, stack_file
-from infra.without_workers import without_workers
 
 PULUMI_BIN = PROJECT_ROOT / ".build" / "bin"
 PASSPHRASE = "rpa-platform-tests"
@@ -92,7 +92,7 @@ class PulumiProject:
     api_url: str
 
     @classmethod
-    def copy(cls, destination: Path, api_url: str) -> "PulumiProject":
+    def copy(cls, destination: Path, api_url: str, workers: bool = False) -> "PulumiProject":
         pulumi_cli_or_skip()
         root = destination / "project"
         shutil.copytree(
@@ -109,8 +109,12 @@ class PulumiProject:
         project = cls(root=root, state=destination / "state", api_url=api_url)
         project.state.mkdir()
         for stack in STACKS:
-            document = without_workers(read_stack_document(stack_file(stack)))
+            document = read_stack_document(stack_file(stack))
+            # The copy's stacks are new, with the tests' passphrase: a salt made for another one refuses it.
+            document.pop("encryptionsalt", None)
             document["config"][config_keys.qualified(config_keys.API_URL)] = api_url
+            if not workers:
+                document["config"][PLATFORM_KEY].pop("workers", None)
             project.write_stack_file(stack, document)
         return project
 
