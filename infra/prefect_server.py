@@ -4,8 +4,9 @@ ServerContainerSpec, each on its named volume, each waited for until healthy."""
 import pulumi
 import pulumi_docker as docker
 
+from infra.container_healthcheck import healthcheck_args
 from infra.server_spec import ServerContainerSpec, ServerSpec
-from infra.workers import healthcheck_args, resource_slug
+from infra.workers import resource_slug
 
 
 class PrefectServer(pulumi.ComponentResource):

@@ -1,9 +1,6 @@
 """What a stack's own Prefect server is, as a pure function of its settings: a PostgreSQL container and a
-Prefect server container, each with its named volume, on the Docker host of this machine.
-
-Pulumi turns these specs into pulumi-docker resources (infra/prefect_server.py); tests launch those
-resources' inputs on a real Docker engine, so what is tested is what `pulumi up` runs.
-"""
+Prefect server container, each with its named volume, on the Docker host of this machine; Pulumi turns these
+specs into pulumi-docker resources (infra/prefect_server.py)."""
 
 from dataclasses import dataclass
 from urllib.parse import quote

@@ -7,21 +7,12 @@ import re
 import pulumi
 import pulumi_docker as docker
 
-from infra.worker_spec import WORKER_START_SECONDS, HealthCheck, WorkerContainerSpec
+from infra.container_healthcheck import healthcheck_args
+from infra.worker_spec import WORKER_START_SECONDS, WorkerContainerSpec
 
 
 def resource_slug(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9-]+", "-", text).strip("-")
-
-
-def healthcheck_args(check: HealthCheck) -> docker.ContainerHealthcheckArgs:
-    return docker.ContainerHealthcheckArgs(
-        tests=check.test,
-        interval=f"{check.interval_seconds}s",
-        timeout=f"{check.timeout_seconds}s",
-        retries=check.retries,
-        start_period=f"{check.start_period_seconds}s",
-    )
 
 
 class Workers(pulumi.ComponentResource):

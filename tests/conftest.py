@@ -27,6 +27,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from prefect.client.orchestration import SyncPrefectClient, get_client  # noqa: E402
 
 from infra import config_keys  # noqa: E402
+from infra.settings import DEFAULT_DOCKER_HOST  # noqa: E402
 from tests.support.provider_protocol import DynamicProviderProcess  # noqa: E402
 from tests.support.pulumi_cli import PulumiProject, pulumi_cli_or_skip  # noqa: E402
 from tests.support.stack_workers import remove_worker_containers  # noqa: E402
@@ -82,14 +83,14 @@ def cli_client(cli_server: PrefectServer) -> Iterator[SyncPrefectClient]:
         yield client
 
 
-def destroyed(project: PulumiProject) -> None:
-    """Every stack of the copy destroyed; worker containers that `destroy` did not remove are removed, and
-    fail the test."""
+def destroyed(project: PulumiProject, hosts: tuple[str, ...] = (DEFAULT_DOCKER_HOST,)) -> None:
+    """Every stack of the copy destroyed; worker containers that `destroy` did not remove from `hosts` are
+    removed, and fail the test."""
     try:
         for stack in project.stacks():
             project.destroy(stack)
     finally:
-        left = remove_worker_containers(project.api_url)
+        left = remove_worker_containers(project.api_url, hosts)
     assert not left, f"`pulumi destroy` left worker containers behind: {left}"
 
 

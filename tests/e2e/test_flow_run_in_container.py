@@ -15,7 +15,7 @@ from prefect.client.schemas.objects import FlowRun
 
 from infra.stack_config import PROJECT_ROOT, from_stack_file
 from infra.worker_spec import worker_container_specs
-from tests.support.docker_workers import docker_client_or_fail
+from tests.support.docker_hosts import docker_client_or_fail
 from tests.support.prefect_server import free_port
 from tests.support.pulumi_cli import PulumiProject
 from tests.support.stack_workers import logs_of, online_workers, wait_for

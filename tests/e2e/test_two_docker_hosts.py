@@ -1,11 +1,11 @@
 """Workers of one pool on two Docker hosts, for real: the dev stack with one worker entry on this machine's
 engine and one on a second engine (tests/support/docker_hosts.py), each with its own `dockerHost`.
 
-The program, run under mocks, declares one pulumi-docker provider per host and puts each worker container on
-its host's provider; those very containers are launched on their own engines. On a real Prefect server both
-workers then register with the pool Pulumi made, share its concurrency limit (a limit of two: the first host's
-two runs hold it, and the second host's two wait, their worker asking in vain, until those end), and each
-run's container is on the engine of the worker that took it.
+`pulumi up` (pulumi-docker's plugin) makes one Docker provider per host and each worker container on its own
+host's engine. On a real Prefect server both workers then register with the pool Pulumi made, share its
+concurrency limit (a limit of two: the first host's two runs hold it, and the second host's two wait, their
+worker asking in vain, until those end), and each run's container is on the engine of the worker that took it.
+`pulumi destroy` then removes the workers from both engines.
 
 The second host's runs come once the pool is full, on purpose: Prefect applies a pool's limit when a worker
 asks for runs, counting those Pending and Running (sql/sqlite/get-runs-from-worker-queues.sql.jinja), so two
@@ -22,36 +22,36 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-import yaml
-from docker.models.containers import Container
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.utilities.callables import parameter_schema
 
 import docker
-from infra.settings import StackSettings
-from infra.stack_config import PROJECT_ROOT, from_stack_file, stack_file
-from infra.worker_spec import worker_container_specs
+from infra.stack_config import PROJECT_ROOT, from_stack_file
+from infra.worker_spec import CONTAINER_DOCKER_SOCKET, docker_socket_on_host, worker_container_specs
+from tests.conftest import destroyed
 from tests.e2e.gated_flow import gated
 from tests.support.docker_hosts import (
     FIRST_DOCKER_HOST,
-    declared_on_hosts,
+    docker_client_or_fail,
     ensure_image,
     remove_labelled_containers,
     second_docker_host,
 )
-from tests.support.docker_workers import (
-    DOCKER_PROVIDER,
-    DeclaredContainer,
-    docker_client_or_fail,
-    launched,
+from tests.support.prefect_server import PrefectServer
+from tests.support.pulumi_cli import PulumiProject
+from tests.support.pulumi_program import CONTAINER, DOCKER_PROVIDER
+from tests.support.stack_workers import (
+    logs_of,
+    online_workers,
+    wait_for,
+    worker_containers,
 )
-from tests.support.ports import free_port
-from tests.support.pulumi_cli import PLATFORM_KEY, PulumiProject
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
+Hosts = tuple[str, str]
 POOL = "rpa-docker"
 POOL_LIMIT = 2
 WORKER_LIMIT = 2
@@ -74,32 +74,59 @@ FINISH_BOUND = 300
 
 
 @pytest.fixture(scope="session")
-def second_host() -> Iterator[str]:
-    with second_docker_host() as host:
-        yield host
+def hosts() -> Iterator[Hosts]:
+    """This machine's engine and the second one."""
+    with second_docker_host() as second:
+        yield FIRST_DOCKER_HOST, second
 
 
-def two_host_settings(project: PulumiProject, directory: Path, hosts: list[str]) -> StackSettings:
-    """The copy's dev stack (its server, its pool) with a worker entry per host, each polling its own queue,
-    validated like any stack file (different hosts may share health ports; on this one machine they may
-    not)."""
-    document = project.read_stack_file("dev")
-    document["config"][PLATFORM_KEY]["workers"] = [
-        {
-            "pool": POOL,
-            "limit": WORKER_LIMIT,
-            "queues": [queue],
-            "dockerHost": host,
-            "pollSeconds": POLL_SECONDS,
-            "healthPort": free_port(),
-            "memLimit": "512m",
-        }
-        for host, queue in zip(hosts, QUEUES, strict=True)
-    ]
-    directory.mkdir()
-    path = stack_file("dev", directory)
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return from_stack_file(path)
+@pytest.fixture
+def project_on_two_hosts(tmp_path: Path, cli_server: PrefectServer, hosts: Hosts) -> Iterator[PulumiProject]:
+    """A copy of the project whose stacks keep their worker containers; whatever its stacks made is destroyed
+    after, and what that left on either engine is removed."""
+    project = PulumiProject.copy(tmp_path, cli_server.api_url, workers=True)
+    try:
+        yield project
+    finally:
+        destroyed(project, hosts)
+
+
+def worker_per_host(hosts: Hosts) -> Callable[[dict[str, Any]], None]:
+    """The dev stack's pool limited to POOL_LIMIT, and its shipped worker entry made one per host, each
+    polling its own queue, often."""
+
+    def edit(platform: dict[str, Any]) -> None:
+        platform["pools"][0]["concurrencyLimit"] = POOL_LIMIT
+        (shipped,) = platform["workers"]
+        platform["workers"] = [
+            {
+                **shipped,
+                "limit": WORKER_LIMIT,
+                "queues": [queue],
+                "dockerHost": host,
+                "pollSeconds": POLL_SECONDS,
+            }
+            for host, queue in zip(hosts, QUEUES, strict=True)
+        ]
+
+    return edit
+
+
+def docker_hosts_in_state(project: PulumiProject) -> tuple[list[str], dict[str, str]]:
+    """From the dev stack's state: the hosts of its pulumi-docker providers, and the host of the provider
+    that made each container, by the container's name."""
+    resources = project.export("dev")["deployment"]["resources"]
+    provider_hosts = {
+        f"{resource['urn']}::{resource['id']}": resource["inputs"]["host"]
+        for resource in resources
+        if resource["type"] == DOCKER_PROVIDER
+    }
+    containers = {
+        resource["outputs"]["name"]: provider_hosts[resource["provider"]]
+        for resource in resources
+        if resource["type"] == CONTAINER
+    }
+    return sorted(provider_hosts.values()), containers
 
 
 @dataclass
@@ -167,12 +194,6 @@ def start_runs(client: SyncPrefectClient, deployment_id: UUID, queue: str) -> No
         )
 
 
-def worker_logs(workers: list[Container]) -> str:
-    return "\n".join(
-        f"--- {worker.name}:\n{worker.logs(tail=30).decode(errors='replace')}" for worker in workers
-    )
-
-
 def create_gated_deployment(client: SyncPrefectClient, pool: str, gate_dir: Path, unique: str) -> UUID:
     """A deployment of tests/e2e/gated_flow.py into the pool: its runs mount the flow and the gate, stay after
     they end (to be inspected, then removed by label) and take everything else from the pool's defaults."""
@@ -192,7 +213,7 @@ def create_gated_deployment(client: SyncPrefectClient, pool: str, gate_dir: Path
     )
 
 
-def flow_run_containers(hosts: list[str], unique: str) -> dict[str, tuple[str, dict[str, Any]]]:
+def flow_run_containers(hosts: Hosts, unique: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """Flow-run id -> (host, container attributes) of every container the test's runs had, on each engine."""
     found: dict[str, tuple[str, dict[str, Any]]] = {}
     for host in hosts:
@@ -206,74 +227,75 @@ def flow_run_containers(hosts: list[str], unique: str) -> dict[str, tuple[str, d
     return found
 
 
+def remove_runs(watch: PoolWatch, hosts: Hosts, unique: str) -> None:
+    """The test's flow runs, their containers on both engines (not the stack's: `destroy` leaves them) and the
+    deployment (it would keep the pool from being destroyed). The runs go first: the workers still poll, and
+    a run that is gone is one they cannot start."""
+    try:
+        for run in watch.sample():
+            watch.client.delete_flow_run(run.id)
+        remove_labelled_containers(hosts, f"{LABEL}={unique}")
+    finally:
+        watch.client.delete_deployment(watch.deployment_id)
+
+
 def test_workers_on_two_docker_hosts_share_their_pool_and_run_flows_on_their_own_host(
-    project: PulumiProject,
+    project_on_two_hosts: PulumiProject,
     cli_client: SyncPrefectClient,
-    second_host: str,
+    hosts: Hosts,
     tmp_path: Path,
     unique: str,
 ) -> None:
-    hosts = [FIRST_DOCKER_HOST, second_host]
+    project = project_on_two_hosts
     image = str(from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml").platform.pools[0].job_defaults["image"])
     docker_client_or_fail(image).close()
-    ensure_image(second_host, image)
+    ensure_image(hosts[1], image)
 
-    project.edit_platform("dev", lambda platform: platform["pools"][0].update(concurrencyLimit=POOL_LIMIT))
+    project.edit_platform("dev", worker_per_host(hosts))
     project.up("dev")
-    settings = two_host_settings(project, tmp_path / "declared", hosts)
+    settings = from_stack_file(project.stack_file("dev"))
     pool = settings.pool_name(POOL)
-
-    # The program under mocks: one provider per host, each container on its own host's provider.
-    declared = declared_on_hosts(settings)
-    providers = declared.of_type(DOCKER_PROVIDER)
-    assert sorted(provider.inputs["host"] for provider in providers) == sorted(hosts)
-    containers: list[DeclaredContainer] = declared.containers()
     specs = worker_container_specs(settings)
-    names = [container.name for container in containers]
-    assert len(names) == len(specs) == len(set(names)), (
-        f"the workers of one pool need distinct names: {names}"
-    )
-    # Declared in whatever order their images resolve: matched by name.
-    assert {c.name: c.docker_host for c in containers} == {spec.name: spec.docker_host for spec in specs}
-    for container in containers:
-        socket = container.docker_host.removeprefix("unix://")
-        assert {"hostPath": socket, "containerPath": "/var/run/docker.sock"} in container.inputs["volumes"]
+    names = {spec.name for spec in specs}
+    assert len(names) == len(specs), f"the workers of one pool need distinct names: {names}"
+
+    # One provider per host, each worker container made through its own host's provider ...
+    providers, made_on = docker_hosts_in_state(project)
+    assert providers == sorted(hosts)
+    assert made_on == {spec.container_name: spec.docker_host for spec in specs}
+    # ... and running on that host's engine, starting flow runs through that engine's socket.
+    for spec in specs:
+        (container,) = worker_containers(project.api_url, (spec.docker_host,))
+        assert container.name == spec.container_name
+        mounts = [(mount["Source"], mount["Destination"]) for mount in container.attrs["Mounts"]]
+        assert mounts == [(docker_socket_on_host(spec.docker_host), CONTAINER_DOCKER_SOCKET)]
     worker_of_host = {spec.docker_host: spec.name for spec in specs}
     queue_of_worker = {spec.name: spec.command[spec.command.index("--work-queue") + 1] for spec in specs}
+    logs = lambda: logs_of(project.api_url, hosts)  # noqa: E731
+    wait_for(lambda: online_workers(cli_client, pool) == names, ONLINE_BOUND, f"workers {names} ONLINE", logs)
 
     gate_dir = tmp_path / "gate"
     gate_dir.mkdir()
     deployment_id = create_gated_deployment(cli_client, pool, gate_dir, unique)
     watch = PoolWatch(cli_client, deployment_id)
     try:
-        with launched(containers) as workers:
-            logs = lambda: worker_logs(workers)  # noqa: E731
+        # The first host's worker fills the pool: its two runs Running, held there by the gate.
+        held_queue, waiting_queue = QUEUES
+        start_runs(cli_client, deployment_id, held_queue)
+        watch.until(lambda: len(watch.of(StateType.RUNNING)) == POOL_LIMIT, FULL_BOUND, "full pool", logs)
 
-            def online() -> set[str]:
-                listed = cli_client.read_workers_for_work_pool(pool)
-                return {worker.name for worker in listed if worker.status.value == "ONLINE"}
+        # The second host's worker, with room for two of its own, is refused while it keeps asking.
+        waiting_since = datetime.now().astimezone()
+        start_runs(cli_client, deployment_id, waiting_queue)
+        polls = QueuePolls(cli_client, pool, waiting_queue, waiting_since)
+        watch.until(polls.twice, POLLS_BOUND, f"two polls of queue {waiting_queue} after its runs came", logs)
+        watch.sample()
+        waiting = [run.work_queue_name for run in watch.of(StateType.SCHEDULED)]
+        assert waiting == [waiting_queue] * RUNS_PER_QUEUE, [(r.name, r.state_name) for r in watch.runs]
 
-            watch.until(lambda: online() == set(names), ONLINE_BOUND, f"workers {names} online", logs)
-
-            # The first host's worker fills the pool: its two runs Running, held there by the gate.
-            held_queue, waiting_queue = QUEUES
-            start_runs(cli_client, deployment_id, held_queue)
-            watch.until(lambda: len(watch.of(StateType.RUNNING)) == POOL_LIMIT, FULL_BOUND, "full pool", logs)
-
-            # The second host's worker, with room for two of its own, is refused while it keeps asking.
-            waiting_since = datetime.now().astimezone()
-            start_runs(cli_client, deployment_id, waiting_queue)
-            polls = QueuePolls(cli_client, pool, waiting_queue, waiting_since)
-            watch.until(
-                polls.twice, POLLS_BOUND, f"two polls of queue {waiting_queue} after its runs came", logs
-            )
-            watch.sample()
-            waiting = [run.work_queue_name for run in watch.of(StateType.SCHEDULED)]
-            assert waiting == [waiting_queue] * RUNS_PER_QUEUE, [(r.name, r.state_name) for r in watch.runs]
-
-            # Once the gate opens the held runs end, and the waiting ones take their slots.
-            (gate_dir / "open").touch()
-            watch.until(watch.all_ended, FINISH_BOUND, "end of every run", logs)
+        # Once the gate opens the held runs end, and the waiting ones take their slots.
+        (gate_dir / "open").touch()
+        watch.until(watch.all_ended, FINISH_BOUND, "end of every run", logs)
         total = RUNS_PER_QUEUE * len(QUEUES)
         assert [run.state_type for run in watch.runs] == [StateType.COMPLETED] * total, watch.runs
         assert watch.peak_running == POOL_LIMIT, "never more Running at once than the pool admits"
@@ -291,10 +313,8 @@ def test_workers_on_two_docker_hosts_share_their_pool_and_run_flows_on_their_own
             assert attrs["HostConfig"]["NetworkMode"] == "host"
         assert {host for host, _ in placed.values()} == set(hosts), "both hosts ran flow runs"
     finally:
-        # The workers are gone (launched removed them) before their flow-run containers are removed.
-        try:
-            remove_labelled_containers(hosts, f"{LABEL}={unique}")
-        finally:
-            for run in watch.sample():
-                cli_client.delete_flow_run(run.id)
-            cli_client.delete_deployment(deployment_id)
+        remove_runs(watch, hosts, unique)
+
+    project.destroy("dev")
+    left = [container.name for container in worker_containers(project.api_url, hosts)]
+    assert not left, f"`pulumi destroy` left worker containers behind: {left}"

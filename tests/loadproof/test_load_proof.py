@@ -1,13 +1,13 @@
 """The load proof: thousands of rpa3 items through the whole platform, on a Prefect server on SQLite or on
 PostgreSQL.
 
-A copy of the project is applied with the real `pulumi up` (dev's stack file, with limits sized for load);
-its workers run on two Docker hosts (this machine's engine and a second one, each worker container as the
-program declares it); the rpa3 deployment is deployed with `prefect deploy`; `make loadtest`'s driver
-(`python -m tools.loadtest --mode deployments`) then starts concurrent flow runs through that deployment
-against a demo ERP that enforces the stack's limits itself. Measured at the ERP and in the results database:
-no call above the concurrency limit or the rate, every item reconciled exactly once, the runs executed by
-workers on both hosts, and the throughput against the ideal one.
+A copy of the project is applied with the real `pulumi up` (dev's stack file, with limits sized for load),
+which also makes its workers through pulumi-docker's plugin: one container on each of two Docker hosts (this
+machine's engine and a second one); the rpa3 deployment is deployed with `prefect deploy`; `make loadtest`'s
+driver (`python -m tools.loadtest --mode deployments`) then starts concurrent flow runs through that
+deployment against a demo ERP that enforces the stack's limits itself. Measured at the ERP and in the results
+database: no call above the concurrency limit or the rate, every item reconciled exactly once, the runs
+executed by workers on both hosts, and the throughput against the ideal one.
 
 `RPA_LOADPROOF_TASKS` (default 2,000: CI's shortened proof) and `RPA_LOADPROOF_DATABASES` (default
 `sqlite`); `make loadproof` runs 10,000 on both. Each run's summary goes to `RPA_LOADPROOF_OUT` (default
@@ -20,6 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +28,18 @@ import pytest
 import yaml
 from prefect.client.orchestration import SyncPrefectClient
 
-from infra.settings import StackSettings
 from infra.stack_config import PROJECT_ROOT, from_stack_file
+from infra.worker_spec import worker_container_specs
 from tests.support.docker_hosts import (
     FIRST_DOCKER_HOST,
+    docker_client_or_fail,
     ensure_image,
     remove_labelled_containers,
     second_docker_host,
 )
-from tests.support.docker_workers import declared_containers, docker_client_or_fail, launched
-from tests.support.ports import free_port
 from tests.support.prefect_server import server_on
 from tests.support.pulumi_cli import PulumiProject
+from tests.support.stack_workers import remove_worker_containers
 from tests.support.worker_events import workers_of_flow_runs
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -86,20 +87,16 @@ def rpa3_dev_admitting(project: PulumiProject, runs: int) -> None:
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def on_two_hosts(project: PulumiProject, hosts: list[str]) -> StackSettings:
-    """The copy's dev stack with one worker on each Docker host, polling often."""
-    settings = from_stack_file(project.stack_file("dev"))
-    (shipped,) = from_stack_file(PROJECT_ROOT / "Pulumi.dev.yaml").platform.workers
-    workers = [
-        shipped.model_copy(
-            update={"docker_host": host, "limit": WORKER_LIMIT, "poll_seconds": 2, "health_port": free_port()}
-        )
-        for host in hosts
-    ]
-    platform = settings.platform.model_copy(update={"workers": workers})
-    return StackSettings(
-        stack="dev", source=settings.source, config=settings.config.model_copy(update={"platform": platform})
-    )
+def on_two_hosts(hosts: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
+    """dev's worker entry made one per Docker host, polling often."""
+
+    def edit(platform: dict[str, Any]) -> None:
+        (shipped,) = platform["workers"]
+        platform["workers"] = [
+            {**shipped, "dockerHost": host, "limit": WORKER_LIMIT, "pollSeconds": 2} for host in hosts
+        ]
+
+    return edit
 
 
 @pytest.mark.timeout(LOAD_BOUND_SECONDS + 900)  # the load's own bound, and the stack's setup around it
@@ -114,14 +111,18 @@ def test_thousands_of_items_through_workers_on_two_hosts_within_the_limits(
     items_per_run = math.ceil(TASKS / FLOW_RUNS)
     with second_docker_host() as second, server_on(database, tmp_path / "server") as server:
         ensure_image(second, image)
-        hosts = [FIRST_DOCKER_HOST, second]
-        # No `pulumi destroy` after: the server (and what the stack made on it) is this test's alone.
-        project = PulumiProject.copy(tmp_path, server.api_url)
+        hosts = (FIRST_DOCKER_HOST, second)
+        project = PulumiProject.copy(tmp_path, server.api_url, workers=True)
         # The load test's own ERP replaces this URL in the runs' job variables.
         project.edit_platform("dev", sized_for_load("http://127.0.0.1:9", data_dir))
+        project.edit_platform("dev", on_two_hosts(hosts))
         rpa3_dev_admitting(project, FLOW_RUNS)
-        project.up("dev", "--policy-pack", "infra/policies")
-        with launched(declared_containers(on_two_hosts(project, hosts))):
+        # No `pulumi destroy` after: the server (and what the stack made on it) is this test's alone, and the
+        # workers `up` made are removed from both hosts directly, even when `up` made only some.
+        try:
+            project.up("dev", "--policy-pack", "infra/policies")
+            specs = worker_container_specs(from_stack_file(project.stack_file("dev")))
+            host_of_worker = {spec.name: spec.docker_host for spec in specs}
             project.deploy("dev")
             with SyncPrefectClient(server.api_url) as client:
                 deployment = client.read_deployment_by_name("rpa3/dev")
@@ -134,6 +135,8 @@ def test_thousands_of_items_through_workers_on_two_hosts_within_the_limits(
                     workers = workers_of_flow_runs(client, run_ids)
             finally:  # a run the load left going (a failure, the bound) keeps no container on either host
                 remove_labelled_containers(hosts, f"io.prefect.deployment-id={deployment.id}")
+        finally:
+            remove_worker_containers(server.api_url, hosts)
 
     planned = items_per_run * FLOW_RUNS
     erp = result["erp"]
@@ -171,7 +174,8 @@ def test_thousands_of_items_through_workers_on_two_hosts_within_the_limits(
         assert len(batch_rows) == items_per_run and len({writer for _, writer in batch_rows}) == 1, run
     # ... exactly once: one reconciliation call accepted per item, plus each run's listing of its items.
     assert erp["accepted"] == planned + FLOW_RUNS, erp
-    assert len({worker for worker in workers.values()}) >= 2, workers  # both hosts' workers ran flow runs
+    # Both hosts' workers ran flow runs (the worker's name says which host the stack put it on).
+    assert {host_of_worker[worker] for worker in workers.values()} == set(hosts), workers
 
 
 def _load(api_url: str, items_per_run: int, out_dir: Path) -> tuple[dict[str, Any], str]:

@@ -7,7 +7,7 @@ Without the second engine the tests that need it skip, unless RPA_REQUIRE_DOCKER
 import os
 import shlex
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import NoReturn
@@ -15,12 +15,9 @@ from typing import NoReturn
 import pytest
 
 import docker
-from infra.rpa_platform import RpaPlatform
-from infra.settings import DEFAULT_DOCKER_HOST, StackSettings
+from infra.settings import DEFAULT_DOCKER_HOST
 from infra.stack_config import PROJECT_ROOT
-from tests.support.docker_workers import DockerHosts
 from tests.support.pulumi_cli import CommandFailed, run_command
-from tests.support.pulumi_program import run_under_mocks
 
 FIRST_DOCKER_HOST = DEFAULT_DOCKER_HOST
 SECOND_ENGINE = os.environ.get("RPA_DOCKER2_NAME", "rpa-docker-2")
@@ -38,6 +35,18 @@ def unavailable(reason: str) -> NoReturn:
     if os.environ.get("RPA_REQUIRE_DOCKER") == "1":
         pytest.fail(f"{reason} (RPA_REQUIRE_DOCKER=1: Docker is required here)")
     pytest.skip(reason)
+
+
+def docker_client_or_fail(image: str) -> docker.DockerClient:
+    """A client for the local engine, which holds `image`. In CI (RPA_REQUIRE_DOCKER=1) a missing engine or
+    image fails the test; elsewhere it skips, saying what is missing."""
+    try:
+        client = docker.from_env()
+        client.ping()
+        client.images.get(image)
+    except Exception as error:
+        unavailable(f"needs a Docker engine and the image {image} (`make image`): {error}")
+    return client
 
 
 def answers(host: str) -> bool:
@@ -116,7 +125,7 @@ def image_id(host: str, image: str) -> str | None:
             return None
 
 
-def remove_labelled_containers(hosts: list[str], label: str) -> list[str]:
+def remove_labelled_containers(hosts: Iterable[str], label: str) -> list[str]:
     """Force-remove every container carrying `label` (key=value) on each host; their names, for messages."""
     removed = []
     for host in hosts:
@@ -132,19 +141,3 @@ def remove_labelled_containers(hosts: list[str], label: str) -> list[str]:
                         raise
                 removed.append(f"{host}: {container.name}")
     return removed
-
-
-def declared_on_hosts(settings: StackSettings) -> DockerHosts:
-    """Every resource the program declares for these settings, run under mocks that answer as pulumi-docker
-    does on each host (a kept image's ID is that host's): providers, images and containers."""
-    hosts = DockerHosts()
-
-    def program() -> None:
-        RpaPlatform("rpa-platform", settings)
-
-    try:
-        run_under_mocks(settings.stack, {}, program, inventory=hosts)
-    finally:
-        for client in hosts.clients.values():
-            client.close()
-    return hosts

@@ -16,9 +16,7 @@ from infra import config_keys
 from infra.rpa_platform import RpaPlatform
 from infra.settings import SettingsError
 from infra.stack_config import STACKS, from_pulumi_config, stack_file
-from tests.support.docker_workers import CONTAINER, in_clear
-from tests.support.pulumi_docker_container import UnconvertedInput, container_launch
-from tests.support.pulumi_program import Inventory, pulumi_config_of, run_under_mocks
+from tests.support.pulumi_program import CONTAINER, Inventory, in_clear, pulumi_config_of, run_under_mocks
 from tests.support.self_hosted_stack import PASSWORD, STACK, example_config
 
 VOLUME = "docker:index/volume:Volume"
@@ -75,7 +73,7 @@ def test_the_server_and_its_database_are_containers_on_the_host_network() -> Non
     assert "http://127.0.0.1:4300/api/health" in server["healthcheck"]["tests"][3]
     assert server["waitTimeout"] >= 120, "a first start migrates an empty database"
     assert database["command"] == ["postgres", "-c", "listen_addresses=127.0.0.1"]
-    assert database["healthcheck"]["tests"][1:6] == ["pg_isready", "--host", "127.0.0.1", "--port", "54300"]
+    assert database["healthcheck"]["tests"][1:6] == ["pg_isready", "--host", "127.0.0.1", "--port", "15432"]
     assert server["image"] == "sha256:mock-rpa-platform/runtime:0.1.0"
     assert database["image"] == "sha256:mock-rpa-platform/postgres:15"
     assert outputs["serverContainers"] == [DATABASE, SERVER]
@@ -114,12 +112,12 @@ def test_the_environments_are_secret_and_the_password_is_nowhere_else() -> None:
 
     envs = {name: in_clear(inputs)["envs"] for name, inputs in containers(inventory).items()}
     assert f"POSTGRES_PASSWORD={PASSWORD}" in envs[DATABASE]
-    assert {"POSTGRES_USER=prefect", "POSTGRES_DB=prefect", "PGPORT=54300"} <= set(envs[DATABASE])
+    assert {"POSTGRES_USER=prefect", "POSTGRES_DB=prefect", "PGPORT=15432"} <= set(envs[DATABASE])
     assert "PGDATA=/var/lib/postgresql/data" in envs[DATABASE]
     (url,) = [env for env in envs[SERVER] if env.startswith("PREFECT_API_DATABASE_CONNECTION_URL=")]
     assert url == (
         "PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg://prefect:s3cr3t%3A%2F%40%20pass%25word@"
-        "127.0.0.1:54300/prefect"
+        "127.0.0.1:15432/prefect"
     ), "the password URL-escaped"
     assert {
         "PREFECT_HOME=/var/lib/prefect",
@@ -179,17 +177,6 @@ def all_urns(dependencies: dict[str, set[str]]) -> set[str]:
     return set().union(*dependencies.values())
 
 
-def test_every_server_input_converts_as_the_provider_maps_it() -> None:
-    inventory, _, _ = declare()
-    declared = containers(inventory)
-    database = container_launch(in_clear(declared[DATABASE]))
-    server = container_launch(in_clear(declared[SERVER]))
-    assert database.wait_seconds == 120 and server.wait_seconds == 300
-    assert database.must_run and server.must_run
-    assert server.create_kwargs["volumes"] == [f"{SERVER}-home:/var/lib/prefect:rw"]
-    assert server.create_kwargs["restart_policy"] == {"Name": "unless-stopped"}
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_stacks_without_a_server_declare_none(stack: str) -> None:
     inventory = run_under_mocks(
@@ -209,16 +196,6 @@ def test_the_entry_point_does_not_ask_a_server_it_has_yet_to_start() -> None:
     )
     assert inventory.of_type("rpa-platform:index:PrefectServer")
     assert inventory.of_type("prefect:WorkPool")
-
-
-def test_wait_without_a_health_check_is_refused_as_the_provider_refuses_it() -> None:
-    with pytest.raises(UnconvertedInput, match="wait=true without a healthcheck"):
-        container_launch({"name": "s", "image": "i", "wait": True})
-    assert container_launch({"name": "s", "image": "i", "mustRun": True}).wait_seconds is None
-    waited = container_launch(
-        {"name": "s", "image": "i", "wait": True, "healthcheck": {"tests": ["CMD", "true"]}}
-    )
-    assert waited.wait_seconds == 60, "the provider's default waitTimeout"
 
 
 def test_a_password_the_engine_does_not_hold_as_a_secret_is_refused() -> None:

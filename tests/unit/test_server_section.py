@@ -49,7 +49,7 @@ def test_the_example_is_valid_with_its_password_encrypted(tmp_path: Path) -> Non
     settings = from_stack_file(stack_file_with(tmp_path, {"secure": "v1:abc"}))
     server = settings.config.server
     assert server is not None
-    assert (server.port, server.database.port, server.lease_storage) == (4300, 54300, "filesystem")
+    assert (server.port, server.database.port, server.lease_storage) == (4300, 15432, "filesystem")
     assert settings.config.prefect_api_url == server.api_url == "http://127.0.0.1:4300/api"
     assert "v1:abc" not in repr(settings)
 
