@@ -34,7 +34,12 @@ class GitProject:
         return self.project.root
 
     def git(self, *args: str) -> str:
-        env = {**os.environ, **AUTHOR, "GIT_COMMITTER_NAME": "tests", "GIT_COMMITTER_EMAIL": "tests@127.0.0.1"}
+        env = {
+            **os.environ,
+            **AUTHOR,
+            "GIT_COMMITTER_NAME": "tests",
+            "GIT_COMMITTER_EMAIL": "tests@127.0.0.1",
+        }
         result = subprocess.run(["git", *args], cwd=self.root, env=env, capture_output=True, text=True)
         assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
         return result.stdout.strip()

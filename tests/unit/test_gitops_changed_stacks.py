@@ -1,0 +1,33 @@
+"""Which stacks a change touches, from the paths it changes (`make pr-preview`, `make merge-apply`)."""
+
+import pytest
+
+from infra.gitops.changed_stacks import touched_stacks
+from infra.gitops.field_changes import field_changes
+
+
+@pytest.mark.parametrize(
+    ("paths", "stacks"),
+    [
+        (["Pulumi.staging.yaml"], ["staging"]),
+        (["Pulumi.prod.yaml", "Pulumi.dev.yaml"], ["dev", "prod"]),  # promotion order, not the diff's
+        (["prefect.yaml"], ["dev", "staging", "prod"]),
+        (["flows/rpa3/flow.py", "README.md"], ["dev", "staging", "prod"]),
+        (["infra/settings.py"], ["dev", "staging", "prod"]),
+        (["rpa_naming/names.py"], ["dev", "staging", "prod"]),
+        (["pyproject.toml"], ["dev", "staging", "prod"]),
+        (["README.md", "docs/gitops.md", "tests/cli/test_up.py", ".github/workflows/apply.yml"], []),
+        (["docs/Pulumi.selfhosted.example.yaml", "Pulumi.yaml"], []),  # not a stack's file
+    ],
+)
+def test_touched_stacks(paths: list[str], stacks: list[str]) -> None:
+    assert touched_stacks(paths) == stacks
+
+
+def test_field_changes_name_the_leaf_that_moved() -> None:
+    old = {"__provider": "x", "name": "p", "jobDefaults": {"image": "a:1", "env": {"K": "1"}}, "limit": 8}
+    new = {"__provider": "y", "name": "p", "jobDefaults": {"image": "a:2", "env": {"K": "1"}}, "limit": 9}
+    assert [str(change) for change in field_changes(old, new)] == [
+        'jobDefaults.image "a:1" → "a:2"',
+        "limit 8 → 9",
+    ]
