@@ -24,7 +24,7 @@ export DO_NOT_TRACK := 1
 PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_HOME
 
-.PHONY: help setup lint check list-config status test bench bench-adaptive bench-engine loadtest loadproof deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file
+.PHONY: help setup lint check list-config status test bench bench-adaptive bench-engine loadtest loadproof deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file pr-preview merge-apply
 
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
@@ -48,7 +48,7 @@ lint: ## ruff, deptry (imports against pyproject's extras), mypy (infra, flows),
 	MYPYPATH=infra/policies $(BIN)/mypy --explicit-package-bases --python-executable $(POLICY_VENV)/bin/python infra/policies/pack.py infra/policies/__main__.py
 	bash tools/actionlint.sh
 	@if command -v go >/dev/null; then \
-	  test -z "$$(gofmt -l tools/pulumi)" || { gofmt -l tools/pulumi; echo "gofmt: format these"; exit 1; }; \
+	  test -z "$$(gofmt -l tools/pulumi tools/pulumi-docker)" || { gofmt -l tools/pulumi tools/pulumi-docker; echo "gofmt: format these"; exit 1; }; \
 	  cd tools/pulumi && go vet ./cmd/...; fi
 
 check: ## Validate every stack file (Pulumi.<stack>.yaml), the rules between them, and prefect.yaml against them
@@ -139,3 +139,11 @@ refresh: pulumi-cli stack-file | $(LOCAL_STATE) ## pulumi refresh for STACK: sho
 
 destroy: pulumi-cli stack-file | $(LOCAL_STATE) ## pulumi destroy for STACK
 	pulumi destroy --stack $(STACK) --yes
+
+# GitOps (docs/gitops.md): the stacks that `git diff BASE...HEAD` touches, previewed (a pull request's job) or
+# applied in promotion order with deploy and status (a merge's job); the summary in .build/gitops/.
+pr-preview: pulumi-cli | $(LOCAL_STATE) ## The pull request's job: check, then preview each stack the change since BASE touches; .build/gitops/pr-preview.md (BASE=<ref>)
+	$(BIN)/python -m infra.gitops pr-preview --base $(or $(BASE),$(error BASE=<ref> is required))
+
+merge-apply: pulumi-cli | $(LOCAL_STATE) ## The merge's job: check, then up, deploy and status of each stack the change since BASE touches, dev -> staging -> prod; .build/gitops/merge-apply.md (BASE=<ref>, ONLY=<stack> for one)
+	$(BIN)/python -m infra.gitops merge-apply --base $(or $(BASE),$(error BASE=<ref> is required)) $(if $(ONLY),--only $(ONLY))
