@@ -11,8 +11,9 @@ from pathlib import Path
 from infra.stack_config import STACKS, stack_of
 
 # What every stack is built from: a change to any of these may change what any stack's `up` or `deploy` does.
-SHARED_PATHS = ("prefect.yaml", "pyproject.toml")
-SHARED_DIRECTORIES = ("infra/", "flows/", "rpa_naming/")
+SHARED_PATHS = ("Pulumi.yaml", "prefect.yaml", "pyproject.toml")
+# tools/pulumi and tools/pulumi-docker are the engine and pulumi-docker's plugin every stack is applied with.
+SHARED_DIRECTORIES = ("infra/", "flows/", "rpa_naming/", "tools/pulumi/", "tools/pulumi-docker/")
 
 
 class GitError(Exception):
@@ -28,7 +29,7 @@ def git(root: Path, *args: str) -> str:
 
 def changed_paths(root: Path, base: str) -> list[str]:
     """Files changed between the merge base of BASE and HEAD, and HEAD (renames count on both sides)."""
-    return sorted(set(git(root, "diff", "--name-only", "--no-renames", f"{base}...HEAD").split()))
+    return sorted(set(git(root, "diff", "--name-only", "--no-renames", f"{base}...HEAD").splitlines()))
 
 
 def touched_stacks(paths: Iterable[str], stacks: Iterable[str] = STACKS) -> list[str]:

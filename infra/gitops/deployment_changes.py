@@ -31,7 +31,9 @@ class DeploymentChange:
 def deployment_changes(root: Path, base: str, stack: StackSettings) -> list[DeploymentChange]:
     pools = {stack.pool_name(pool.name) for pool in stack.platform.pools}
     try:
-        before = placements(yaml.safe_load(git(root, "show", f"{base}:{PREFECT_YAML}")), pools)
+        # From where the change left BASE, as the stack selection: later commits on BASE are not the PR's.
+        fork = git(root, "merge-base", base, "HEAD").strip()
+        before = placements(yaml.safe_load(git(root, "show", f"{fork}:{PREFECT_YAML}")), pools)
     except GitError:  # prefect.yaml is new since BASE
         before = {}
     after = placements(yaml.safe_load((root / PREFECT_YAML).read_text()), pools)

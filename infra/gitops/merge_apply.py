@@ -14,14 +14,18 @@ VERB_TIMEOUT_SECONDS = 900
 
 
 def run_verb(root: Path, verb: str, stack: str) -> tuple[int, str]:
-    result = subprocess.run(
-        ["make", "--no-print-directory", verb, f"STACK={stack}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=VERB_TIMEOUT_SECONDS,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            ["make", "--no-print-directory", verb, f"STACK={stack}"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=VERB_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        output = error.stdout if isinstance(error.stdout, str) else ""
+        return -1, f"{output}\nmake {verb} did not end within {VERB_TIMEOUT_SECONDS} s and was stopped"
     return result.returncode, result.stdout + result.stderr
 
 

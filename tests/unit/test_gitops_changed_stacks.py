@@ -17,7 +17,9 @@ from infra.gitops.field_changes import field_changes
         (["rpa_naming/names.py"], ["dev", "staging", "prod"]),
         (["pyproject.toml"], ["dev", "staging", "prod"]),
         (["README.md", "docs/gitops.md", "tests/cli/test_up.py", ".github/workflows/apply.yml"], []),
-        (["docs/Pulumi.selfhosted.example.yaml", "Pulumi.yaml"], []),  # not a stack's file
+        (["docs/Pulumi.selfhosted.example.yaml"], []),  # not a stack's file
+        (["Pulumi.yaml"], ["dev", "staging", "prod"]),  # the project: every stack's program and runtime
+        (["tools/pulumi-docker/main.go"], ["dev", "staging", "prod"]),  # the plugin every stack uses
     ],
 )
 def test_touched_stacks(paths: list[str], stacks: list[str]) -> None:
