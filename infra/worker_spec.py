@@ -94,9 +94,9 @@ class WorkerContainerSpec:
     @property
     def container_name(self) -> str:
         """The worker's name and its generation: a change to the container (its image, command, health check,
-        memory ...) makes a new name, so the new worker starts before the old one is removed and the pool
-        always has a worker polling. Credentials are left out of the generation: rotating them replaces the
-        container in place."""
+        memory ...) makes a new name, so the new worker starts before the old one is removed. Credentials are
+        left out of the generation (a digest of a secret is no place for it): rotating them replaces the
+        containers in place, delete-first, with the pool briefly without a worker."""
         generation = {**asdict(self), "secret_env": sorted(self.secret_env)}
         digest = hashlib.sha256(json.dumps(generation, sort_keys=True).encode()).hexdigest()
         return f"{self.name}-{digest[:8]}"

@@ -67,7 +67,8 @@ class Workers(pulumi.ComponentResource):
             memory_swap=spec.memory_swap_mb,
             healthcheck=healthcheck_args(spec.healthcheck),
             must_run=True,
-            # Healthy before the previous generation is deleted: the pool is never without a worker.
+            # Healthy (the worker process up and serving) before the previous generation is deleted, so that
+            # one keeps polling until this one runs.
             wait=True,
             wait_timeout=WORKER_START_SECONDS,
             opts=pulumi.ResourceOptions(

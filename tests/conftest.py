@@ -86,11 +86,18 @@ def cli_client(cli_server: PrefectServer) -> Iterator[SyncPrefectClient]:
 def destroyed(project: PulumiProject, hosts: tuple[str, ...] = (DEFAULT_DOCKER_HOST,)) -> None:
     """Every stack of the copy destroyed; worker containers that `destroy` did not remove from `hosts` are
     removed, and fail the test."""
+    failures: list[str] = []
     try:
-        for stack in project.stacks():
+        stacks = project.stacks()
+    except AssertionError as error:
+        stacks, failures = [], [str(error)]
+    for stack in stacks:
+        try:
             project.destroy(stack)
-    finally:
-        left = remove_worker_containers(project.api_url, hosts)
+        except AssertionError as error:  # the others are still destroyed: they share the package's server
+            failures.append(str(error))
+    left = remove_worker_containers(project.api_url, hosts)
+    assert not failures, "\n\n".join(failures)
     assert not left, f"`pulumi destroy` left worker containers behind: {left}"
 
 

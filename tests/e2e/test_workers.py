@@ -6,6 +6,7 @@ the workers while the pool always has a healthy worker."""
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
@@ -34,6 +35,7 @@ SECOND_NS = 10**9
 POOL = "dev-rpa-docker"
 SAMPLE_SECONDS = 0.25
 ONLINE_BOUND_SECONDS = 120  # a worker registers in 5-10 s on a quiet machine
+HEARTBEAT_BOUND_SECONDS = 120  # a worker beats every 30 s (PREFECT_WORKER_HEARTBEAT_SECONDS)
 
 
 def set_workers(project: PulumiProject, **changes: object) -> StackSettings:
@@ -154,6 +156,19 @@ def test_a_changed_image_rolls_the_workers_with_a_healthy_worker_throughout(
     # The new generation's names come from the stack file that names the new image.
     up_to_date(stack, cli_client, after)
     assert not old & {container.name for container in worker_containers(stack.api_url)}, "all were replaced"
+    # Both generations share the workers' names in Prefect: a heartbeat after the old ones were removed is
+    # the new generation's own, so it reaches Prefect rather than only answering its health check.
+    rolled = datetime.now(UTC)
+    wait_for(
+        lambda: all(
+            worker.last_heartbeat_time is not None and worker.last_heartbeat_time > rolled
+            for worker in cli_client.read_workers_for_work_pool(POOL)
+            if worker.name in {spec.name for spec in worker_container_specs(after)}
+        ),
+        HEARTBEAT_BOUND_SECONDS,
+        "a heartbeat of each new worker",
+        lambda: logs_of(stack.api_url),
+    )
 
     fewest_healthy = min(healthy for _, healthy, _ in samples)
     docker_gap = longest_run(samples, lambda healthy, online: healthy == 0)
