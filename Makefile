@@ -126,18 +126,18 @@ docker-plugin: pulumi-cli ## pulumi-docker's plugin (worker containers) at the S
 	@bash tools/pulumi/docker-plugin.sh
 
 # --refresh: read what is really on the server first, so drift and objects deleted out of band are put back.
-preview: pulumi-cli stack-file check | $(LOCAL_STATE) ## pulumi preview for STACK (default dev), with the policy pack
+preview: docker-plugin stack-file check | $(LOCAL_STATE) ## pulumi preview for STACK (default dev), with the policy pack
 	pulumi stack select --create $(STACK)
 	pulumi preview --stack $(STACK) --policy-pack infra/policies --refresh --diff
 
-up: pulumi-cli stack-file check | $(LOCAL_STATE) ## pulumi up for STACK (default dev), with the policy pack
+up: docker-plugin stack-file check | $(LOCAL_STATE) ## pulumi up for STACK (default dev), with the policy pack
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK) --policy-pack infra/policies --refresh --yes
 
-refresh: pulumi-cli stack-file | $(LOCAL_STATE) ## pulumi refresh for STACK: show drift between the stack and what is really there
+refresh: docker-plugin stack-file | $(LOCAL_STATE) ## pulumi refresh for STACK: show drift between the stack and what is really there
 	pulumi refresh --stack $(STACK) --yes
 
-destroy: pulumi-cli stack-file | $(LOCAL_STATE) ## pulumi destroy for STACK
+destroy: docker-plugin stack-file | $(LOCAL_STATE) ## pulumi destroy for STACK
 	pulumi destroy --stack $(STACK) --yes
 
 # GitOps (docs/gitops.md): the stacks that `git diff BASE...HEAD` touches, previewed (a pull request's job) or

@@ -27,11 +27,15 @@ sys.exit(0 if any(p["name"] == "docker" and p["kind"] == "resource" and p["versi
                   for p in plugins) else 1)' "${version}"
 }
 
-if installed; then
+# A plugin this script built is stamped with its sources' digest: one built from older sources is rebuilt.
+stamp="${HOME}/.pulumi/plugins/resource-docker-v${version}/rpa-platform-sources"
+sources="$(cd "${root}/tools/pulumi-docker" && cat go.mod go.sum main.go | sha256sum | cut -d' ' -f1)"
+if installed && { [[ ! -f "${stamp}" ]] || [[ "$(cat "${stamp}")" == "${sources}" ]]; }; then
   say "pulumi-resource-docker ${version} is installed"
   exit 0
 fi
-if getent hosts api.github.com >/dev/null 2>&1 && "${pulumi}" plugin install resource docker "${version}"; then
+if ! installed && getent hosts api.github.com >/dev/null 2>&1 &&
+  "${pulumi}" plugin install resource docker "${version}"; then
   exit 0
 fi
 if command -v go >/dev/null; then
@@ -40,7 +44,8 @@ if command -v go >/dev/null; then
   started=${SECONDS}
   bash "${root}/tools/pulumi-docker/build.sh" "${binary}"
   say "built in $((SECONDS - started)) s"
-  "${pulumi}" plugin install resource docker "${version}" --file "${binary}"
+  "${pulumi}" plugin install resource docker "${version}" --file "${binary}" --reinstall
+  echo "${sources}" >"${stamp}"
   installed && exit 0
 fi
 say "pulumi-resource-docker ${version} is not installed: Pulumi's download is unreachable and there is no Go"
