@@ -218,7 +218,9 @@ def flow_run_containers(hosts: Hosts, unique: str) -> dict[str, tuple[str, dict[
     found: dict[str, tuple[str, dict[str, Any]]] = {}
     for host in hosts:
         with closing(docker.DockerClient(base_url=host)) as client:
-            for container in client.containers.list(all=True, filters={"label": f"{LABEL}={unique}"}):
+            for container in client.containers.list(
+                all=True, filters={"label": f"{LABEL}={unique}"}, ignore_removed=True
+            ):
                 run_id = container.labels["io.prefect.flow-run-id"]
                 assert run_id not in found, (
                     f"flow run {run_id} has containers on {found[run_id][0]} and {host}"

@@ -96,7 +96,7 @@ def second_docker_host() -> Iterator[str]:
 
 def containers_on(host: str) -> list[str]:
     with closing(docker.DockerClient(base_url=host)) as client:
-        return [container.name for container in client.containers.list(all=True)]
+        return [container.name for container in client.containers.list(all=True, ignore_removed=True)]
 
 
 def ensure_image(host: str, image: str, source: str = FIRST_DOCKER_HOST) -> None:
@@ -130,7 +130,7 @@ def remove_labelled_containers(hosts: Iterable[str], label: str) -> list[str]:
     removed = []
     for host in hosts:
         with closing(docker.DockerClient(base_url=host)) as client:
-            for container in client.containers.list(all=True, filters={"label": label}):
+            for container in client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
                 try:
                     container.remove(force=True)
                 except docker.errors.NotFound:

@@ -27,7 +27,8 @@ def worker_containers(api_url: str, hosts: tuple[str, ...] = (DEFAULT_DOCKER_HOS
     """Every worker container on `hosts` that talks to `api_url`, running or not, by name."""
     found = []
     for host in hosts:
-        for container in engine(host).containers.list(all=True, filters={"label": WORKER_LABEL}):
+        listed = engine(host).containers.list(all=True, filters={"label": WORKER_LABEL}, ignore_removed=True)
+        for container in listed:
             if f"PREFECT_API_URL={api_url}" in container.attrs["Config"]["Env"]:
                 found.append(container)
     return sorted(found, key=lambda container: container.name)
@@ -40,12 +41,19 @@ def remove_worker_containers(api_url: str, hosts: tuple[str, ...] = (DEFAULT_DOC
     except docker.errors.DockerException:
         return []  # No engine answers: no container can have been made.
     for container in left:
-        container.remove(force=True)
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            continue  # gone between the listing and the removal
     return [container.name for container in left]
 
 
 def health(container: Container) -> str | None:
-    container.reload()
+    """Its health status now; None once it is gone (`up` removes old generations while tests look)."""
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return None
     return container.attrs["State"].get("Health", {}).get("Status")
 
 
@@ -78,6 +86,9 @@ def logs_of(api_url: str, hosts: tuple[str, ...] = (DEFAULT_DOCKER_HOST,)) -> st
     """The last lines of every worker container of the copy, for failure messages."""
     parts = []
     for container in worker_containers(api_url, hosts):
-        tail = container.logs(tail=LOG_TAIL_LINES).decode(errors="replace")
+        try:
+            tail = container.logs(tail=LOG_TAIL_LINES).decode(errors="replace")
+        except docker.errors.NotFound:
+            continue
         parts.append(f"--- {container.name} ({container.status}, {health(container)})\n{tail}")
     return "\n".join(parts) or "(no worker containers)"
