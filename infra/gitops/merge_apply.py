@@ -24,7 +24,7 @@ def run_verb(root: Path, verb: str, stack: str) -> tuple[int, str]:
             check=False,
         )
     except subprocess.TimeoutExpired as error:
-        output = error.stdout if isinstance(error.stdout, str) else ""
+        output = (error.stdout or b"").decode(errors="replace")  # bytes, whatever text=True says
         return -1, f"{output}\nmake {verb} did not end within {VERB_TIMEOUT_SECONDS} s and was stopped"
     return result.returncode, result.stdout + result.stderr
 
