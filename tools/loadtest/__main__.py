@@ -8,6 +8,7 @@ and why. Writes loadtest-results/<stack>-<UTC timestamp>.json and .png. Exit cod
 worker), 4 no run was picked up by the online workers, 130 interrupted."""
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import get_args
@@ -81,6 +82,9 @@ def _run(arguments: argparse.Namespace, target: Target, console: Console) -> Non
 
 
 def main() -> int:
+    # Ctrl-C is how a load is stopped with its flow runs and ERP: an ignored SIGINT inherited from whatever
+    # started this process (a background job of a shell without job control) must not make it deaf to it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     arguments = _arguments()
     console = Console()
     try:
