@@ -57,7 +57,7 @@ check: ## Validate every stack file (Pulumi.<stack>.yaml), the rules between the
 list-config: ## Show what each stack puts on Prefect and Docker, by name
 	$(BIN)/python -m infra.list_config
 
-status: ## Live view of STACK (default: every stack) from its Prefect API; exits 1 when stuck or drifted, 2 when unreachable
+status: ## Live view of STACK (default: every stack) from its Prefect API; exits 1 when stuck, drifted or a declared worker is offline, 2 when unreachable
 	$(BIN)/python -m infra.status $(if $(filter command line environment,$(origin STACK)),$(STACK)) $(STATUS_ARGS)
 
 test: ## Run the test suite (real Prefect server; Docker tests need the engine and `make image`)
