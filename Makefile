@@ -44,7 +44,7 @@ lint: ## ruff, deptry (imports against pyproject's extras), mypy (infra, flows),
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/deptry infra flows rpa_naming local_prefect_server tools
-	$(BIN)/mypy infra flows rpa_naming
+	$(BIN)/mypy infra flows rpa_naming local_prefect_server
 	MYPYPATH=infra/policies $(BIN)/mypy --explicit-package-bases --python-executable $(POLICY_VENV)/bin/python infra/policies/pack.py infra/policies/__main__.py
 	bash tools/actionlint.sh
 	@if command -v go >/dev/null; then \

@@ -67,6 +67,9 @@ class PrefectServer(pulumi.ComponentResource):
                     volume_name=self.volumes[spec.volume].name, container_path=spec.volume_path
                 )
             ],
+            uploads=[
+                docker.ContainerUploadArgs(file=path, content=text) for path, text in spec.uploads.items()
+            ],
             restart=spec.restart,
             healthcheck=healthcheck_args(spec.healthcheck),
             must_run=True,

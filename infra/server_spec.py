@@ -2,22 +2,29 @@
 Prefect server container, each with its named volume, on the Docker host of this machine; Pulumi turns these
 specs into pulumi-docker resources (infra/prefect_server.py)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib.resources import files
 from urllib.parse import quote
 
 from pydantic import SecretStr
 
 from infra.settings import LOCALHOST, ServerSettings, StackSettings
 from infra.worker_spec import LABEL_PREFIX, HealthCheck
+from local_prefect_server.server_settings import LEASE_SETTINGS
 
 DATABASE_DATA = "/var/lib/postgresql/data"
 SERVER_HOME = "/var/lib/prefect"
 """PREFECT_HOME in the server container: on its volume, with the leases the filesystem storage keeps."""
 LEASE_STORAGE_MODULES = {
-    "filesystem": "prefect.server.concurrency.lease_storage.filesystem",
+    "filesystem": "local_prefect_server.lease_files",
     "memory": "prefect.server.concurrency.lease_storage.memory",
 }
-"""Prefect 3.9.1's lease storages (PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE); it ships no other."""
+"""PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE: on disk, the project's lease files (one atomic file per lease,
+a dead holder's slots back within seconds); in memory, Prefect's default."""
+SERVER_PACKAGES = "/opt/rpa-platform-server"
+"""On the server container's PYTHONPATH: the project's lease storage, uploaded, so any Prefect 3.9.1 image
+runs it (the public one included)."""
+UPLOADED_MODULES = ["local_prefect_server/__init__.py", "local_prefect_server/lease_files.py"]
 SERVER_START_SECONDS = 300
 """How long `up` waits for the server to report healthy: its first start migrates an empty database (about
 a minute on 2 cores), a bound on a hang, not on speed."""
@@ -39,6 +46,8 @@ class ServerContainerSpec:
     healthcheck: HealthCheck
     wait_timeout_seconds: int
     """`up` waits this long for the container to report healthy before declaring what depends on it."""
+    uploads: dict[str, str] = field(default_factory=dict)
+    """Files written into the container before it starts: path -> text."""
     restart: str = "unless-stopped"
     network_mode: str = "host"
 
@@ -135,6 +144,8 @@ def server_container(
         env={
             "PREFECT_HOME": SERVER_HOME,
             "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE_MODULES[server.lease_storage],
+            "PYTHONPATH": SERVER_PACKAGES,
+            **LEASE_SETTINGS,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
             # The UI calls the API at the address the browser reaches it by: this machine's.
@@ -157,7 +168,13 @@ def server_container(
             start_period_seconds=SERVER_START_SECONDS,
         ),
         wait_timeout_seconds=SERVER_START_SECONDS,
+        uploads={f"{SERVER_PACKAGES}/{module}": _project_file(module) for module in UPLOADED_MODULES},
     )
+
+
+def _project_file(path: str) -> str:
+    package, name = path.split("/")
+    return files(package).joinpath(name).read_text()
 
 
 def database_url(server: ServerSettings, password: SecretStr) -> str:

@@ -7,9 +7,15 @@ OFFLINE = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 # Prefect 3.9.1 keeps concurrency leases in memory by default while it counts the slots in its database: a
 # restart would leave every slot held at that moment counted, with no lease left to expire, for good. Kept on
-# disk (under PREFECT_HOME), the leases outlive a restart and expire or are released as usual.
-FILESYSTEM_LEASES = "prefect.server.concurrency.lease_storage.filesystem"
+# disk (under PREFECT_HOME) one file each (lease_files.py), the leases outlive a restart, even one in the
+# middle of a write, and expire or are released as usual.
+FILESYSTEM_LEASES = "local_prefect_server.lease_files"
 LEASE_STORAGE_SETTING = "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"
+LEASE_SETTINGS = {
+    # Expired leases are looked for every 2 s rather than 15: with lease_files' silence rule (12 s), a dead
+    # flow run's slots are back within about 15 s. A scan reads the lease files: a few dozen, milliseconds.
+    "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
+}
 DATABASE_URL_SETTING = "PREFECT_API_DATABASE_CONNECTION_URL"
 
 
@@ -18,7 +24,7 @@ def server_settings(
 ) -> dict[str, str]:
     """Environment variables for `prefect server start` with its state in `home`, its database SQLite there
     unless `database_url` (postgresql+asyncpg://...) names another."""
-    settings = {**OFFLINE, "PREFECT_HOME": str(home), LEASE_STORAGE_SETTING: lease_storage}
+    settings = {**OFFLINE, **LEASE_SETTINGS, "PREFECT_HOME": str(home), LEASE_STORAGE_SETTING: lease_storage}
     return settings | ({DATABASE_URL_SETTING: database_url} if database_url else {})
 
 

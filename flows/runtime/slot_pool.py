@@ -27,14 +27,18 @@ server, never a task:
   longer it has (from every `slow_poll_seconds` to every `fast_poll_seconds` after `starved_seconds`), and
   one holding slots, or that just did, asks least often: the flow run that has waited longest most likely
   gets the next slot, and six flow runs on one limit each get their turn within seconds.
-- renew: leases are renewed every `renew_every_seconds`, before anything else the manager does; a failed
-  renewal is retried after `renew_retry_seconds`. A block whose lease may run out within `renew_every_seconds`
-  (its renewals kept failing) hands out no more slots: the server may give them to someone else once the lease
-  is gone. If the process dies the leases lapse, and Prefect gives the slots back about `lease_seconds` + 15 s
-  later (its repossessor runs every 15 s). A lease the server says is gone before it could have expired was
-  lost by the server (a restart, with leases kept in memory): its slots stay counted for good, and the pool
-  reports them with the command that frees them (`unheld_slots`), as do tasks that time out on a limit full
-  of such slots.
+- renew: leases are renewed every `renew_every_seconds`, before anything else the manager does, and a
+  pool's first block once right after it is leased (`first_renew_seconds`); a failed renewal is retried after
+  `renew_retry_seconds`. A block whose lease may run out within `renew_every_seconds` (its renewals kept
+  failing) hands out no more slots: the server may give them to someone else once the lease is gone. If the
+  process dies the leases lapse. The servers this project starts (local_prefect_server/lease_files.py) let
+  a lease whose holder renews this often lapse after `silence_seconds` without a renewal, and look for lapsed
+  leases every 2 s: a dead flow run's slots are back within about 15 s. Other servers give them back after
+  `lease_seconds` (the API's minimum) and their repossessor's loop (15 s by default). The first renewal is
+  what tells the server this holder renews often. A lease the server says is gone before it could have
+  expired was lost by the server (a restart, with leases kept in memory): its slots stay counted for good,
+  and the pool reports them with the command that frees them (`unheld_slots`), as do tasks that time out on
+  a limit full of such slots.
 
 Lease times are counted from when the request was sent, never from its answer: the server's clock started
 no earlier. A limit deleted or changed under a running flow fails the tasks waiting for it with that error.
@@ -64,8 +68,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SlotPolicy:
-    lease_seconds: float = 60.0  # the server's minimum: a dead process's slots come back soonest
-    renew_every_seconds: float = 20.0  # a third of the lease: two renewals may fail before it lapses
+    lease_seconds: float = 60.0  # the API's minimum
+    # A lease unrenewed this long lapses on the servers this project starts (RPA_LEASE_SILENCE_SECONDS of
+    # local_prefect_server/lease_files.py); a third of it between renewals: two may fail before it lapses.
+    silence_seconds: float = 12.0
+    renew_every_seconds: float = 4.0
+    first_renew_seconds: float = 0.0  # at once: a run killed a second after it started lapses soon too
     renew_retry_seconds: float = 2.0
     linger_seconds: float = 0.1
     warm_grace_seconds: float = 1.0
@@ -84,6 +92,11 @@ class SlotPolicy:
     starved_seconds: float = 1.0
     leftover_seconds: float = 0.5
     contention_seconds: float = 5.0  # a limit found full this recently may have flow runs waiting for it
+
+    @property
+    def lapses_after(self) -> float:
+        """How long after its last renewal a lease may lapse, on whichever server."""
+        return min(self.lease_seconds, self.silence_seconds)
 
 
 @dataclass(eq=False)
@@ -152,6 +165,9 @@ class SlotPool:
         self._seen_updated: datetime | None = None
         self._seen_limit = 0
         self._closing = False
+        self._renewed_once = (
+            False  # no lease of this pool renewed yet: the server has yet to learn the cadence
+        )
         self._failure: RuntimeConfigurationError | None = None
         self._manager = threading.Thread(target=self._manage, name=f"slots:{name}", daemon=True)
         self._manager.start()
@@ -266,7 +282,7 @@ class SlotPool:
 
     def _open_blocks(self, now: float) -> list[_Block]:
         """Blocks that may take tasks: not retiring, and their lease surely outlives the next renewal."""
-        safe_until = self._policy.lease_seconds - self._policy.renew_every_seconds
+        safe_until = self._policy.lapses_after - self._policy.renew_every_seconds
         return [b for b in self._blocks if not b.retiring and now - b.renewed_at < safe_until]
 
     def _give_back(self, block: _Block) -> None:
@@ -366,7 +382,8 @@ class SlotPool:
         answered_at = self._clock.monotonic()
         with self._lock:
             policy = self._policy
-            could_expire_at = block.renewed_at + policy.lease_seconds - policy.clock_margin_seconds
+            could_expire_at = block.renewed_at + policy.lapses_after - policy.clock_margin_seconds
+            self._renewed_once = self._renewed_once or renewed
             block.renewed_at = sent_at
             block.renew_due = sent_at + self._policy.renew_every_seconds
             if not renewed and block in self._blocks:
@@ -452,12 +469,15 @@ class SlotPool:
         self._manager_wakeup.notify()
 
     def _add(self, lease_id: UUID, size: int, sent_at: float) -> None:
+        first_renewal = (
+            self._policy.renew_every_seconds if self._renewed_once else self._policy.first_renew_seconds
+        )
         block = _Block(
             lease_id,
             size,
             acquired_at=sent_at,
             renewed_at=sent_at,
-            renew_due=sent_at + self._policy.renew_every_seconds,
+            renew_due=sent_at + first_renewal,
             tenure_factor=random.uniform(0.75, 1.25),
             idle_since=sent_at,
         )

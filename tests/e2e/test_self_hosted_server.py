@@ -209,9 +209,12 @@ def test_a_lease_outlives_a_restart_of_the_server_container(stack: SelfHostedSta
     assert outcome.slots_after_restart == 1
     assert outcome.renew_status == 204, "the restarted server still knows the lease"
     assert outcome.slots_after_release == 0, "releasing it frees the slot"
-    # The lease was on the volume, as the filesystem storage keeps it.
-    _, output = server.exec_run(["ls", f"{stack.spec.server.volume_path}/concurrency_leases"])
-    assert b"expirations.json" in output
+    # The server ran the project's lease storage, uploaded into an image that does not ship it, on its volume.
+    storage = "import prefect.settings as s; print(s.get_current_settings().server.concurrency.lease_storage)"
+    code, output = server.exec_run(["python", "-c", f"import local_prefect_server.lease_files; {storage}"])
+    assert (code, output.decode().strip()) == (0, "local_prefect_server.lease_files"), output
+    code, output = server.exec_run(["test", "-d", f"{stack.spec.server.volume_path}/concurrency_leases"])
+    assert code == 0, output
 
 
 def test_destroy_removes_the_containers_and_keeps_the_volumes(stack: SelfHostedStack) -> None:

@@ -62,7 +62,7 @@ def test_tasks_get_slots_and_idle_blocks_go_back(clock: ManualClock, api: Memory
 def test_a_block_whose_renewals_keep_failing_hands_out_no_more_slots(
     clock: ManualClock, api: FlakyLimitsApi, pools, caplog: pytest.LogCaptureFixture
 ) -> None:
-    policy = SlotPolicy()  # lease 60 s, renewed every 20 s: no slot is handed out of a lease older than 40 s
+    policy = SlotPolicy()  # renewed every 4 s, may lapse 12 s after: no slot comes from a lease 8 s unrenewed
     pool, manager = with_manager(lambda: new_pool("erp-api", api, clock, policy))
     pools.append(pool)
     pool.warm(2)

@@ -93,6 +93,13 @@ SERVER_ENVIRONMENT = [
         "local_prefect_server/server_settings.py (OFFLINE)",
     ),
     (
+        "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS",
+        server_settings.LEASE_SETTINGS["PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS"],
+        "server.services.repossessor.loop_seconds",
+        2.0,
+        "local_prefect_server/server_settings.py (LEASE_SETTINGS)",
+    ),
+    (
         "PREFECT_SERVER_API_AUTH_STRING",
         "admin:pw",
         "server.api.auth_string",

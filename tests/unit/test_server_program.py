@@ -4,6 +4,7 @@ volumes kept on destroy, the password only in secret envs), and every Prefect ob
 
 import runpy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -121,10 +122,22 @@ def test_the_environments_are_secret_and_the_password_is_nowhere_else() -> None:
     ), "the password URL-escaped"
     assert {
         "PREFECT_HOME=/var/lib/prefect",
-        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=prefect.server.concurrency.lease_storage.filesystem",
+        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=local_prefect_server.lease_files",
+        "PYTHONPATH=/opt/rpa-platform-server",
+        "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS=2",
         "PREFECT_SERVER_ANALYTICS_ENABLED=false",
         "DO_NOT_TRACK=1",
     } <= set(envs[SERVER])
+
+
+def test_the_server_container_gets_the_projects_lease_storage() -> None:
+    inventory, _, _ = declare()
+    uploads = {
+        upload["file"]: upload["content"] for upload in in_clear(containers(inventory)[SERVER])["uploads"]
+    }
+    module = uploads["/opt/rpa-platform-server/local_prefect_server/lease_files.py"]
+    assert module == (Path(__file__).parents[2] / "local_prefect_server" / "lease_files.py").read_text()
+    assert "/opt/rpa-platform-server/local_prefect_server/__init__.py" in uploads, "an importable package"
 
 
 def test_the_envs_output_is_secret() -> None:
