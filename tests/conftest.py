@@ -1,9 +1,10 @@
 """Session-wide: one real Prefect server, this process pointed at it before Prefect is imported, and the
 dynamic-provider process the Pulumi engine would start, configured for that server. Per test package that
-drives the real Pulumi CLI (tests/cli, tests/e2e): a fresh server of its own, and copies of the project."""
+drives the real Pulumi CLI (tests/cli, tests/e2e): a fresh server of its own, and copies of the project.
+At the session's end, whatever it left behind (a process still running, a temporary directory) fails it."""
 
 import os
-import tempfile
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.prefect_server import OFFLINE_ENV, PrefectServer, free_port
+from tests.support.processes import kill_session_processes, mark_session
+from tests.support.temp_dirs import left_behind, make_temp_dir, remove_temp_dir, temp_dir
 
-_session_dir = Path(tempfile.mkdtemp(prefix="rpa-platform-tests-"))
+mark_session()  # before anything is started: every process the session starts carries its mark
+_session_dir = make_temp_dir("tests")
 _server = PrefectServer(
     home=_session_dir / "prefect-home", port=free_port(), log_path=_session_dir / "server.log"
 )
@@ -45,6 +49,37 @@ def session_dir() -> Path:
     return _session_dir
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own sessionfinish has torn every fixture down
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """What the session started and left running is killed, what it made and left is removed, and both fail
+    the session by name: a test whose cleanup raised, or a child that outlived its killed parent."""
+    processes = kill_session_processes()
+    remove_temp_dir(_session_dir)
+    directories = left_behind()
+    for directory in directories:
+        remove_temp_dir(directory)
+    if not processes and not directories:
+        return
+    title = "the session left these behind (now killed or removed)"
+    lines = [f"process {process.pid}: {process.command[:200]}" for process in processes]
+    lines += [f"directory {directory}" for directory in directories]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:  # -p no:terminal
+        print(f"{title}:", *lines, sep="\n", file=sys.stderr)
+    else:
+        reporter.write_line("")  # ends the progress line
+        reporter.write_sep("=", title, red=True)
+        for line in lines:
+            reporter.write_line(line, red=True)
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_unconfigure() -> None:
+    """Also when no session ran (`pytest --help`): the directory was made when this module was imported."""
+    remove_temp_dir(_session_dir)
+
+
 @pytest.fixture(scope="session")
 def provider_process(prefect_server: PrefectServer) -> Iterator[DynamicProviderProcess]:
     """`python -m pulumi.dynamic`, configured with the stack config key for the session's server."""
@@ -70,11 +105,11 @@ def unique() -> str:
 def cli_server() -> Iterator[PrefectServer]:
     """A fresh server for one test package, so that what its stacks leave on it is exactly what it checks."""
     pulumi_cli_or_skip()
-    home = Path(tempfile.mkdtemp(prefix="rpa-platform-cli-"))
-    server = PrefectServer(home=home / "prefect-home", port=free_port(), log_path=home / "server.log")
-    server.start()
-    yield server
-    server.stop()
+    with temp_dir("cli") as home:
+        server = PrefectServer(home=home / "prefect-home", port=free_port(), log_path=home / "server.log")
+        server.start()
+        yield server
+        server.stop()
 
 
 @pytest.fixture

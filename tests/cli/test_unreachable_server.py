@@ -3,11 +3,12 @@ program's check of the API, and `pulumi refresh` (which runs only the providers)
 each time with one line naming the API's URL and what to do, never a traceback."""
 
 import re
-import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from tests.support.prefect_server import PrefectServer, free_port
 from tests.support.pulumi_cli import PulumiProject, Result, pulumi_cli_or_skip
+from tests.support.temp_dirs import temp_dir
 
 # What Pulumi adds under a failed program or deployment: generic, naming no URL.
 PULUMI_OWN = ("an unhandled error occurred: program exited with code 1", "update failed", "refresh failed")
@@ -39,13 +40,24 @@ def assert_one_line_errors(result: Result, api_url: str, doing: str) -> list[str
     return ours
 
 
+def destroyed_on(project: PulumiProject, server: PrefectServer) -> None:
+    """What `up` made, destroyed through the server the test stopped: started again for it when it is down."""
+    if server.process is None or server.process.poll() is not None:
+        server.start()
+    project.destroy("dev")
+
+
 def test_a_stopped_server_is_named_in_one_line(tmp_path: Path) -> None:
     pulumi_cli_or_skip()
-    home = Path(tempfile.mkdtemp(prefix="rpa-platform-stopped-"))
-    server = PrefectServer(home=home / "prefect-home", port=free_port(), log_path=home / "server.log")
-    server.start()
-    project = PulumiProject.copy(tmp_path, server.api_url)
-    try:
+    # Each step of the cleanup runs even when one before it raises (a restart or `destroy` failing): the server
+    # is stopped and its directory removed whatever happened.
+    with ExitStack() as cleanup:
+        home = cleanup.enter_context(temp_dir("stopped"))
+        server = PrefectServer(home=home / "prefect-home", port=free_port(), log_path=home / "server.log")
+        cleanup.callback(server.stop)
+        server.start()
+        project = PulumiProject.copy(tmp_path, server.api_url)
+        cleanup.callback(destroyed_on, project, server)
         project.up("dev")
         server.stop()
 
@@ -60,8 +72,3 @@ def test_a_stopped_server_is_named_in_one_line(tmp_path: Path) -> None:
         print(
             f"refresh: {len(ours)} resources, one line each; {len(refresh.output.splitlines())} lines in all"
         )
-    finally:
-        if server.process is None or server.process.poll() is not None:
-            server.start()
-        project.destroy("dev")
-        server.stop()

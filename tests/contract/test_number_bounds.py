@@ -2,10 +2,8 @@
 number is stored and read back as written, through the provider protocol; one beyond it is refused at Check,
 before anything is sent; and what the servers themselves accept is what the bound was chosen from."""
 
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +19,7 @@ from infra.prefect_resources.work_queue_priorities import WorkQueuePrioritiesPro
 from tests.support.postgres import postgres_bin_dir, throwaway_cluster
 from tests.support.prefect_server import PrefectServer, free_port
 from tests.support.provider_protocol import EngineStack, ProviderError
+from tests.support.temp_dirs import temp_dir
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -130,8 +129,11 @@ def postgresql_server() -> Iterator[PrefectServer]:
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
         pytest.skip("needs PostgreSQL's binaries (initdb, pg_ctl) to measure a PostgreSQL-backed server")
-    work = Path(tempfile.mkdtemp(prefix="rpa-platform-bounds-"))
-    with throwaway_cluster(bin_dir, work) as url, pytest.MonkeyPatch.context() as env:
+    with (
+        temp_dir("bounds") as work,
+        throwaway_cluster(bin_dir, work) as url,
+        pytest.MonkeyPatch.context() as env,
+    ):
         env.setenv("PREFECT_API_DATABASE_CONNECTION_URL", url.replace("+psycopg", "+asyncpg"))
         server = PrefectServer(home=work / "prefect-home", port=free_port(), log_path=work / "server.log")
         server.start()

@@ -16,9 +16,12 @@ from prefect.client.orchestration import get_client
 
 from rpa_naming import flow_variable_name
 from tests.flows.stack import ENVIRONMENT, StackUnderTest
-from tests.loadtest.support import WIDTH, loadtest, make_stack
+from tests.loadtest.support import WIDTH, ctrl_c, loadtest, loadtest_in_background, make_stack, output_path
+from tests.support.processes import command_of, descendants, is_running
 from tools.loadtest.result import StepOutcome
 from tools.loadtest.step_up import find_knee
+
+ERP_GONE_BOUND_SECONDS = 30  # it notices within half a second and stops within one
 
 
 def test_a_short_load_writes_consistent_figures_and_a_picture(prefect_server, tmp_path):
@@ -141,41 +144,45 @@ def test_an_unknown_stack_is_one_line(prefect_server, tmp_path):
 def test_step_up_restores_the_settings_after_ctrl_c(prefect_server, tmp_path):
     stack = make_stack(tmp_path, erp_api=4)
     width_name = flow_variable_name(ENVIRONMENT, "rpa3", "max_concurrent_tasks")
-    output_path = tmp_path / "output.txt"
-    with output_path.open("w") as output:
-        process = subprocess.Popen(
-            [
-                *(
-                    sys.executable,
-                    "-m",
-                    "tools.loadtest",
-                    "--environment",
-                    ENVIRONMENT,
-                    "--stack",
-                    stack.name,
-                ),
-                *("--flow-runs", "1", "--step-items", "200", "--step-up", "2:3", "--out-dir", str(tmp_path)),
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        with get_client(sync_client=True) as client:
-            # Interrupted once the first step has set its values on the server.
-            deadline = time.monotonic() + 120
-            while client.read_global_concurrency_limit_by_name(stack.limit_name("erp-api")).limit != 2:
-                assert process.poll() is None and time.monotonic() < deadline, output_path.read_text()
-                time.sleep(0.2)
-            process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=120) == 130, output_path.read_text()
-            assert "restored" in output_path.read_text()
-            assert client.read_global_concurrency_limit_by_name(stack.limit_name("erp-api")).limit == 4
-            width = client.read_variable_by_name(width_name)
-            assert width is not None and width.value == WIDTH
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    output = output_path(tmp_path)
+    args = ("--stack", stack.name, "--flow-runs", "1", "--step-items", "200", "--step-up", "2:3")
+    with (
+        loadtest_in_background(tmp_path, *args, "--out-dir", str(tmp_path)) as process,
+        get_client(sync_client=True) as client,
+    ):
+        # Interrupted once the first step has set its values on the server.
+        deadline = time.monotonic() + 120
+        while client.read_global_concurrency_limit_by_name(stack.limit_name("erp-api")).limit != 2:
+            assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.2)
+        ctrl_c(process, tmp_path)
+        assert process.wait(timeout=120) == 130, output.read_text()
+        assert "restored" in output.read_text()
+        assert client.read_global_concurrency_limit_by_name(stack.limit_name("erp-api")).limit == 4
+        width = client.read_variable_by_name(width_name)
+        assert width is not None and width.value == WIDTH
+
+
+def test_a_killed_load_test_leaves_no_demo_erp_running(prefect_server, tmp_path):
+    """Killed as a bound that ran out kills it (SIGKILL to its group): none of its cleanup runs, and its demo
+    ERP, in a session of its own, ends by itself."""
+    stack = make_stack(tmp_path)
+    output = output_path(tmp_path)
+    args = ("--stack", stack.name, "--flow-runs", "1", "--items", "20", "--out-dir", str(tmp_path))
+    with loadtest_in_background(tmp_path, *args) as process:
+        deadline = time.monotonic() + 120
+        while not (
+            erps := [pid for pid in descendants(process.pid) if "tools.demo_erp" in (command_of(pid) or "")]
+        ):
+            assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    [erp] = erps
+    deadline = time.monotonic() + ERP_GONE_BOUND_SECONDS
+    while is_running(erp):
+        assert time.monotonic() < deadline, f"the demo ERP ({command_of(erp)}) outlived its killed load test"
+        time.sleep(0.1)
 
 
 def test_the_knee_is_where_throughput_stops_growing_or_errors_start():

@@ -3,10 +3,6 @@ from this checkout on the session's Prefect server, and a real process worker ru
 Items are counted from the runs' metrics artifacts. No timing asserted."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +11,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId, FlowRunFilterId
 
 from tests.flows.stack import ENVIRONMENT
-from tests.loadtest.support import loadtest, make_stack
+from tests.loadtest.support import ctrl_c, loadtest, loadtest_in_background, make_stack, output_path
 from tests.support.process_worker import deploy_rpa3, running_worker
 from tools.loadtest.route import NoDeploymentRoute, choose_route, deployment_name
 from tools.loadtest.target import Target
@@ -96,38 +92,30 @@ def test_without_an_online_worker_auto_runs_locally_and_deployments_mode_says_wh
 def test_ctrl_c_cancels_the_loads_deployment_runs(prefect_server, tmp_path: Path):
     stack = make_stack(tmp_path)
     pool = deploy_rpa3(stack.name, ENVIRONMENT, stack.database_url)
-    output_path = tmp_path / "output.txt"
-    command = [sys.executable, "-m", "tools.loadtest", "--environment", ENVIRONMENT, "--stack", stack.name]
-    command += ["--flow-runs", str(RUNS), "--items", "2000", "--out-dir", str(tmp_path)]
-    with running_worker(pool, tmp_path / "worker.log") as worker, output_path.open("w") as output:
-        # Its own session: whatever it started is killed with it if it outlives the test.
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            with get_client(sync_client=True) as client:
-                deployment = client.read_deployment_by_name(deployment_name(stack.name))
-                of_deployment = FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[deployment.id]))
-                deadline = time.monotonic() + 300
-                while not any(
-                    run.state_name == "Running"
-                    for run in client.read_flow_runs(flow_run_filter=of_deployment)
-                ):
-                    assert process.poll() is None, f"{output_path.read_text()}\n{worker.log_tail()}"
-                    assert time.monotonic() < deadline, (
-                        f"no run Running\n{output_path.read_text()}\n{worker.log_tail()}"
-                    )
-                    time.sleep(0.5)
-                process.send_signal(signal.SIGINT)
-                assert process.wait(timeout=180) == 130, f"{output_path.read_text()}\n{worker.log_tail()}"
-                runs = client.read_flow_runs(flow_run_filter=of_deployment)
-            assert len(runs) == RUNS
-            # Every run ended, or stays Cancelling only where Prefect's runner missed its process ending by
-            # itself (a Prefect 3.9 race): the output then names the command that frees its slot.
-            output_text = output_path.read_text()
-            for run in runs:
-                assert run.state_name in ("Cancelled", "Cancelling"), f"{output_text}\n{worker.log_tail()}"
-                if run.state_name == "Cancelling":
-                    assert f"flows.stuck_cancelling --cancel {run.id}" in output_text, output_text
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    output = output_path(tmp_path)
+    args = ("--stack", stack.name, "--flow-runs", str(RUNS), "--items", "2000", "--out-dir", str(tmp_path))
+    with (
+        running_worker(pool, tmp_path / "worker.log") as worker,
+        loadtest_in_background(tmp_path, *args) as process,
+        get_client(sync_client=True) as client,
+    ):
+        deployment = client.read_deployment_by_name(deployment_name(stack.name))
+        of_deployment = FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[deployment.id]))
+        deadline = time.monotonic() + 300
+        while not any(
+            run.state_name == "Running" for run in client.read_flow_runs(flow_run_filter=of_deployment)
+        ):
+            assert process.poll() is None, f"{output.read_text()}\n{worker.log_tail()}"
+            assert time.monotonic() < deadline, f"no run Running\n{output.read_text()}\n{worker.log_tail()}"
+            time.sleep(0.5)
+        ctrl_c(process, tmp_path)
+        assert process.wait(timeout=180) == 130, f"{output.read_text()}\n{worker.log_tail()}"
+        runs = client.read_flow_runs(flow_run_filter=of_deployment)
+    assert len(runs) == RUNS
+    # Every run ended, or stays Cancelling only where Prefect's runner missed its process ending by itself (a
+    # Prefect 3.9 race): the output then names the command that frees its slot.
+    output_text = output.read_text()
+    for run in runs:
+        assert run.state_name in ("Cancelled", "Cancelling"), f"{output_text}\n{worker.log_tail()}"
+        if run.state_name == "Cancelling":
+            assert f"flows.stuck_cancelling --cancel {run.id}" in output_text, output_text

@@ -17,6 +17,7 @@ import pytest
 import docker
 from infra.settings import DEFAULT_DOCKER_HOST
 from infra.stack_config import PROJECT_ROOT
+from tests.support.processes import SESSION_MARK
 from tests.support.pulumi_cli import CommandFailed, run_command
 
 FIRST_DOCKER_HOST = DEFAULT_DOCKER_HOST
@@ -66,6 +67,9 @@ def engine_log_tail() -> str:
 
 def run_engine_script(*args: str) -> None:
     env = {**os.environ, "RPA_DOCKER2_NAME": SECOND_ENGINE, "RPA_DOCKER2_LOG": str(SECOND_ENGINE_LOG)}
+    # Without the session's mark: the engine is the machine's, and stays up after the session while another
+    # process's containers run on it (second_docker_host), so the session's end must not take it for a leak.
+    env.pop(SESSION_MARK, None)
     command = ["bash", str(SECOND_ENGINE_SCRIPT), *args]
     result = run_command(command, PROJECT_ROOT, env, timeout=ENGINE_BOUND_SECONDS)
     if result.returncode != 0:

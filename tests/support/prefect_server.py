@@ -10,7 +10,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from local_prefect_server.server_settings import FILESYSTEM_LEASES, server_comma
 from local_prefect_server.server_settings import OFFLINE as OFFLINE_ENV  # noqa: F401 (re-exported for the tests)
 from tests.support.ports import free_port
 from tests.support.postgres import postgres_bin_dir, throwaway_cluster
+from tests.support.temp_dirs import temp_dir
 
 START_BOUND_SECONDS = 300  # healthy in 5-15 s on a quiet machine; a loaded one must not fail here
 STOP_BOUND_SECONDS = (
@@ -111,18 +111,18 @@ class PrefectServer:
 @contextmanager
 def auth_server(password: str) -> Iterator[PrefectServer]:
     """A server of its own that requires the basic-auth string `admin:<password>`, stopped afterwards."""
-    home = Path(tempfile.mkdtemp(prefix="rpa-platform-auth-"))
-    server = PrefectServer(
-        home=home / "prefect-home",
-        port=free_port(),
-        log_path=home / "server.log",
-        auth_string=f"admin:{password}",
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    with temp_dir("auth") as home:
+        server = PrefectServer(
+            home=home / "prefect-home",
+            port=free_port(),
+            log_path=home / "server.log",
+            auth_string=f"admin:{password}",
+        )
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @contextmanager
@@ -137,7 +137,8 @@ def server_on(database: str, workdir: Path) -> Iterator[PrefectServer]:
             if bin_dir is None:
                 raise RuntimeError("a server on PostgreSQL needs its initdb: apt-get install postgresql")
             # A directory of its own: the cluster runs as `postgres`, which must reach it (workdir is root's).
-            cluster_dir = Path(tempfile.mkdtemp(prefix="rpa-platform-postgresql-"))
+            # Removed after the cluster stops (the stack unwinds in reverse).
+            cluster_dir = stack.enter_context(temp_dir("postgresql"))
             url = stack.enter_context(throwaway_cluster(bin_dir, cluster_dir))
             database_url = url.replace("+psycopg", "+asyncpg")  # the server's driver
         server = PrefectServer(

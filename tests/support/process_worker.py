@@ -24,6 +24,7 @@ from prefect.workers.process import ProcessWorker
 from flows.rpa3.flow import rpa3
 from flows.systems.endpoints import DATABASE_URL_ENV, ERP_API_URL_ENV
 from rpa_naming import ENVIRONMENT_ENV_VAR, STACK_ENV_VAR
+from tests.support.processes import descendants
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 # The worker asks for runs every second (default 10 s) so that a test does not wait on its polling.
@@ -68,24 +69,6 @@ def deploy_rpa3(stack: str, environment: str, database_url: str, erp_url: str | 
     return pool
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid`, from /proc: flow runs may sit in sessions of their own, out of the worker's
-    process group."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        children.setdefault(parent, []).append(int(stat.parent.name))
-    found, waiting = [], [pid]
-    while waiting:
-        for child in children.get(waiting.pop(), []):
-            found.append(child)
-            waiting.append(child)
-    return found
-
-
 @dataclass
 class WorkerProcess:
     pool: str
@@ -113,7 +96,8 @@ class WorkerProcess:
 
     def stop(self) -> None:
         """Its flow-run processes first, while their ids are surely theirs; then the worker and its group."""
-        for pid in _descendants(self.process.pid):
+        # From /proc: flow runs may sit in sessions of their own, out of the worker's process group.
+        for pid in descendants(self.process.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         if self.process.poll() is None:

@@ -12,6 +12,7 @@ import uvicorn
 
 from tools.demo_erp.app import create_app
 from tools.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.parent_watch import exit_with_parent
 from tools.demo_erp.schedule import BehaviourSchedule, BehaviourStep, parse_step
 
 
@@ -35,7 +36,15 @@ def main() -> None:
         metavar="SECONDS:FIELD=VALUE,...",
         help="change the behaviour this long after the start (repeatable; each step builds on the options)",
     )
+    parser.add_argument(
+        "--exit-with-parent",
+        type=int,
+        metavar="PID",
+        help="stop once PID is no longer this process's parent (a launcher passes its own: see launcher.py)",
+    )
     args = parser.parse_args()
+    if args.exit_with_parent is not None:
+        exit_with_parent(args.exit_with_parent)
     behaviour = ErpBehaviour(
         latency_seconds=args.latency,
         max_concurrency=args.max_concurrency,
