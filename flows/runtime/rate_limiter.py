@@ -11,9 +11,11 @@ busy for, to land just after a whole slot has drained: almost nothing is lost to
 A limit deleted, or changed into one without slot decay, under a running flow fails the waiting tasks with
 that error instead of leaving them to time out.
 
-Tokens are spent at once or thrown away (and asked for again): a token used late could bunch calls beyond
-the bucket. A little of the bucket is left unused as headroom for the jitter between the server's clock and
-the call's arrival.
+A little of the bucket is left unused as headroom: a call may reach the service up to that much later than
+the server granted its token, and the calls still fit the service's own bucket of the same size. So a token
+is spent within the headroom, less a margin for sending the call, from the server's answer, or thrown away
+and asked for again (`dropped`: the server counted it all the same). On a busy interpreter a woken task
+waits for the GIL (up to 5 ms per CPU-bound thread): a tighter age threw away half the tokens there.
 
 Calls limited by a rate are usually limited by a concurrency limit too. Their tasks wait for the rate holding
 no slot, so that a queue for the rate keeps no slot from the other flow runs; given the pool of that limit,
@@ -50,7 +52,7 @@ class RatePolicy:
     # server granted its token (response, thread wake-up, sending) without bunching beyond the bucket there.
     # With 50 ms, the demo ERP's identical bucket once refused a call (three flow runs sharing two cores).
     headroom_seconds: float = 0.15
-    max_token_age_seconds: float = 0.025  # a token not spent by then is thrown away
+    send_margin_seconds: float = 0.05  # of the headroom, for the call to go out once its task has the token
     idle_check_seconds: float = 0.5  # a manager with nobody to serve looks again this often, woken or not
     write_margin_seconds: tuple[float, float] = (0.002, 0.008)  # land this long after a slot drained
     retry_seconds: float = 0.05
@@ -86,6 +88,8 @@ class RateLimiter:
         self._token_ready = clock.condition(self._lock)
         self._manager_wakeup = clock.condition(self._lock)
         self._grants: deque[_Grant] = deque()  # unspent tokens, oldest first
+        self.granted = 0  # tokens the server granted this limiter
+        self.dropped = 0  # of them, thrown away unspent
         self._waiting = 0
         self._short_of_slots = False  # the manager's last request for slots got fewer than it asked for
         self._closing = False
@@ -144,10 +148,12 @@ class RateLimiter:
             self._grants.clear()
 
     def _drop_stale_tokens(self, now: float) -> int:
+        max_age = self._policy.headroom_seconds - self._policy.send_margin_seconds
         dropped = 0
-        while self._grants and now - self._grants[0].granted_at > self._policy.max_token_age_seconds:
+        while self._grants and now - self._grants[0].granted_at > max_age:
             _give_back([self._grants.popleft().slot])
             dropped += 1
+        self.dropped += dropped
         return dropped
 
     def _unserved(self) -> int:
@@ -216,6 +222,7 @@ class RateLimiter:
                 return  # someone else took the room: read again
             with self._lock:
                 granted_at = self._clock.monotonic()
+                self.granted += len(slots)
                 self._grants.extend(_Grant(granted_at, slot) for slot in slots)
                 self._token_ready.notify(len(slots))
             return
