@@ -47,6 +47,15 @@ def concurrency_limit_name(stack: str, resource: str) -> str:
     return f"{stack}-{resource}"
 
 
+WAITERS_SUFFIX: Final = "-waiters"
+
+
+def waiters_limit_name(limit: str) -> str:
+    """The limit on which flow runs waiting for `limit` each hold a slot while they wait: the only way its
+    holders can see who waits (Prefect keeps no trace of a denied request). The runtime creates it."""
+    return f"{limit}{WAITERS_SUFFIX}"
+
+
 def concurrency_tag(stack: str, tag: str) -> str:
     """Task-run tag whose tag concurrency limit belongs to one stack."""
     return f"{stack}-{tag}"

@@ -90,6 +90,10 @@ class Limits(Protocol):
 
     def read(self, name: str) -> LimitState: ...
 
+    def ensure_limit(self, name: str, limit: int) -> None:
+        """Create the limit unless one of that name exists (whatever its settings)."""
+        ...
+
     def lease_slots(self, name: str, slots: int, lease_seconds: float) -> UUID | None: ...
 
     def renew(self, lease_id: UUID, lease_seconds: float) -> bool: ...
@@ -157,6 +161,10 @@ class LimitsApi:
             slot_decay_per_second=limit.slot_decay_per_second,
             updated=limit.updated,
         )
+
+    def ensure_limit(self, name: str, limit: int) -> None:
+        body = {"name": name, "limit": limit, "active": True}
+        self._send("POST", "/v2/concurrency_limits/", body, expected={201, 409})
 
     def lease_slots(self, name: str, slots: int, lease_seconds: float) -> UUID | None:
         """Slots under one lease the server reclaims unless renewed; None when they do not fit."""

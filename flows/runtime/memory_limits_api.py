@@ -69,7 +69,7 @@ class MemoryLimitsApi:
     _leases: dict[UUID, _Lease] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    # What a stack or an operator does to limits (the runtime never does).
+    # What a stack or an operator does to limits (the runtime only ever adds one: `ensure_limit`).
 
     def create_limit(
         self, name: str, limit: int, *, slot_decay_per_second: float = 0.0, active: bool = True
@@ -107,6 +107,11 @@ class MemoryLimitsApi:
 
     def lease_storage(self) -> str | None:
         return self.lease_storage_name
+
+    def ensure_limit(self, name: str, limit: int) -> None:
+        with self._lock:
+            if name not in self._limits:
+                self._limits[name] = _Limit(uuid.uuid4(), limit, True, 0.0, self.clock.now())
 
     def read(self, name: str) -> LimitState:
         with self._lock:

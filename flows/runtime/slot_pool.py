@@ -17,16 +17,22 @@ server, never a task:
   with writes, so the slots are best asked for before them;
 - shrink: a block none of whose slots is used for `linger_seconds` goes back to the server. Tasks are packed
   into the fullest blocks, so when demand falls whole blocks fall idle;
-- rotate: while the limit is full, a block held longer than its tenure stops taking tasks and goes back as
-  soon as its slots do, and this pool waits `courtesy_seconds` before asking again, so that flow runs waiting
-  on the full limit get their turn. The server offers no way to see who waits (a denied request leaves no
-  trace), so the pool learns it from the rotations: if the limit is full again at its next read, somebody
-  took the slots it gave back and the tenure returns to `tenure_seconds`; if twice in a row nobody did, the
-  tenure doubles (up to `max_tenure_seconds`);
+- wait visibly: the server keeps no trace of a denied request, so a pool whose tasks wait on the full limit
+  holds one slot of the limit's waiters limit (`<limit>-waiters`, created by the first pool that needs it)
+  until they are served; holders of the full limit read how many flow runs wait there;
+- rotate: while the limit is full and other flow runs wait, a block held longer than its tenure stops taking
+  tasks and goes back as soon as its slots do, so that they get their turn, but only while this pool holds
+  more than its fair share (the limit over the flow runs waiting, itself included): no run hands back every
+  block at once, and none when nobody waits. This pool then waits `courtesy_seconds` before asking again.
+  If the waiters limit cannot be had (a server refusing to create it), the pool rotates whenever the limit
+  is full, and learns from the rotations: if the limit is full again at its next read, somebody took the
+  slots it gave back and the tenure returns to `tenure_seconds`; if twice in a row nobody did, the tenure
+  doubles (up to `max_tenure_seconds`);
 - ask: slots given back go to whoever asks first, so a pool that has gone without slots asks more often the
   longer it has (from every `slow_poll_seconds` to every `fast_poll_seconds` after `starved_seconds`), and
   one holding slots, or that just did, asks least often: the flow run that has waited longest most likely
-  gets the next slot, and six flow runs on one limit each get their turn within seconds.
+  gets the next slot, and six flow runs on one limit each get their turn within seconds. A pool below its
+  fair share asks as often as a starved one, and takes free slots at once.
 - renew: leases are renewed every `renew_every_seconds`, before anything else the manager does, and a
   pool's first block once right after it is leased (`first_renew_seconds`); a failed renewal is retried after
   `renew_retry_seconds`. A block whose lease may run out within `renew_every_seconds` (its renewals kept
@@ -58,10 +64,11 @@ from uuid import UUID
 from flows.clock import SYSTEM_CLOCK, Clock
 from flows.runtime import unheld_slots
 from flows.runtime.deadline import Deadline
-from flows.runtime.errors import RuntimeConfigurationError, SlotWaitTimeout
-from flows.runtime.limits_api import Limits
+from flows.runtime.errors import MissingConcurrencyLimitError, RuntimeConfigurationError, SlotWaitTimeout
+from flows.runtime.limits_api import Limits, LimitsApiError
 from flows.runtime.run_metrics import RunMetrics, Samples
 from flows.runtime.runtime_events import RuntimeEvents
+from rpa_naming import waiters_limit_name
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +99,7 @@ class SlotPolicy:
     starved_seconds: float = 1.0
     leftover_seconds: float = 0.5
     contention_seconds: float = 5.0  # a limit found full this recently may have flow runs waiting for it
+    waiters_limit: int = 1_000_000  # the waiters limit is a count, never a bound
 
     @property
     def lapses_after(self) -> float:
@@ -164,10 +172,13 @@ class SlotPool:
         self._full_untouched_since: float | None = None  # since when the limit is full and nobody wrote it
         self._seen_updated: datetime | None = None
         self._seen_limit = 0
+        self._waiters_name = waiters_limit_name(name)
+        self._waiter: _Block | None = None  # this pool's slot on the waiters limit, while its tasks wait
+        self._waiters_known = True  # False once the waiters limit could not be had: who waits is unknown
+        self._others_waiting = 0  # flow runs on the waiters limit, this one aside, as of the last read
         self._closing = False
-        self._renewed_once = (
-            False  # no lease of this pool renewed yet: the server has yet to learn the cadence
-        )
+        # Until a lease of this pool is renewed, the server has yet to learn how often it renews.
+        self._renewed_once = False
         self._failure: RuntimeConfigurationError | None = None
         self._manager = threading.Thread(target=self._manage, name=f"slots:{name}", daemon=True)
         self._manager.start()
@@ -293,7 +304,7 @@ class SlotPool:
                 return
             if block.in_use == 0:
                 block.idle_since = now
-            if self._limit_full and now - block.acquired_at >= self._tenure * block.tenure_factor:
+            if self._should_rotate(block, now):
                 block.retiring = True
             if block.retiring:
                 if block.in_use == 0:
@@ -333,8 +344,11 @@ class SlotPool:
             lingered = self._waiting == 0 and now >= self._idle_until(block)
             if block.retiring or lingered:
                 self._retire(block, now, rotation=False)
+        if self._waiter is not None and (self._closing or self._unserved() <= 0):
+            self._to_release.append(self._waiter)  # served, or going: it waits no more
+            self._waiter = None
         release, self._to_release = self._to_release, []
-        renew = [b for b in self._blocks if now >= b.renew_due]
+        renew = [b for b in self._leases() if now >= b.renew_due]
         wants_slots = self._unserved() > 0 and not self._closing
         next_read = max(self._next_read, self._next_lease) if wants_slots else self._next_read
         watching = wants_slots or (bool(self._blocks) and not self._closing)
@@ -343,7 +357,7 @@ class SlotPool:
             return work, 0.0
         if self._closing and not self._blocks:
             return None, 0.0
-        wake_times = [b.renew_due for b in self._blocks]
+        wake_times = [b.renew_due for b in self._leases()]
         idle = [self._idle_until(b) for b in self._blocks if b.in_use == 0]
         if idle and self._waiting == 0:
             wake_times.append(min(idle))
@@ -386,7 +400,9 @@ class SlotPool:
             self._renewed_once = self._renewed_once or renewed
             block.renewed_at = sent_at
             block.renew_due = sent_at + self._policy.renew_every_seconds
-            if not renewed and block in self._blocks:
+            if not renewed and block is self._waiter:
+                self._waiter = None  # registered again at the next denial
+            elif not renewed and block in self._blocks:
                 # Gone from the server: stop handing its slots out; slots still in use cannot be recalled
                 # (Prefect's own leases behave the same). Nothing to give back either.
                 block.lapsed = True
@@ -410,9 +426,13 @@ class SlotPool:
             elif self._full_untouched_since is None or state.updated != self._seen_updated:
                 self._full_untouched_since = now  # a write (a slot taken or given back) restarts the clock
             self._seen_updated, self._seen_limit = state.updated, state.limit
+            watch_waiters = self._limit_full and self._waiters_known and bool(self._blocks)
+        if watch_waiters:
+            self._read_waiters()
+        with self._lock:
             held = sum(b.size for b in self._blocks) + sum(b.size for b in self._to_release)
             shared = state.active_slots > held  # other flow runs hold slots of this limit too
-            if self._rotated_slots and now >= self._next_lease:
+            if self._rotated_slots and now >= self._next_lease and not self._waiters_known:
                 # Full again this soon: flow runs holding none took them (those holding some may not, yet).
                 # Twice in a row not: nobody waits, rotate less often (once may be others giving back too).
                 self._untaken_rotations = 0 if state.free_slots <= 0 else self._untaken_rotations + 1
@@ -429,7 +449,8 @@ class SlotPool:
                 self._next_read = self._next_lease
                 return
             contended = now - self._last_full < self._policy.contention_seconds
-            if contended and shared and held and state.free_slots > 0:
+            below_fair_share = self._below_fair_share()
+            if contended and shared and held and state.free_slots > 0 and not below_fair_share:
                 # A flow run holding slots of a limit others wait for takes more only once they have stayed
                 # free for a while: those that hold none have had their chance at them first.
                 if self._free_since is None:
@@ -453,9 +474,67 @@ class SlotPool:
                 self._next_read = self._next_lease = leased_at + self._policy.pace_seconds
             else:
                 self._back_off(now)
+            register = lease_id is None and self._waiter is None and self._waiters_known and not self._closing
         if lease_id is not None:
             self._events.leased(self.name, lease_id, size)
+        if register:
+            self._register_waiting()
         logger.debug("slot pool %s: %d waiting, leased %d", self.name, unserved, size if lease_id else 0)
+
+    def _leases(self) -> list[_Block]:
+        """Every lease to renew: the blocks, and the slot on the waiters limit."""
+        return self._blocks if self._waiter is None else [*self._blocks, self._waiter]
+
+    def _register_waiting(self) -> None:
+        """Hold a slot of the waiters limit while tasks wait: how holders of the full limit see this run."""
+        sent_at = self._clock.monotonic()
+        try:
+            self._api.ensure_limit(self._waiters_name, self._policy.waiters_limit)
+            lease_id = self._api.lease_slots(self._waiters_name, 1, self._policy.lease_seconds)
+        except LimitsApiError as error:  # refused (a key without the right to create limits): rotate blindly
+            logger.warning("slot pool %s: no waiters limit, rotating whenever full: %s", self.name, error)
+            with self._lock:
+                self._waiters_known = False
+            return
+        if lease_id is None:
+            return
+        policy = self._policy
+        with self._lock:
+            first_renewal = policy.renew_every_seconds if self._renewed_once else policy.first_renew_seconds
+            self._waiter = _Block(lease_id, 1, sent_at, sent_at, sent_at + first_renewal, tenure_factor=1.0)
+            self._manager_wakeup.notify()  # served meanwhile, perhaps: the next round gives it back
+
+    def _read_waiters(self) -> None:
+        try:
+            waiting = self._api.read(self._waiters_name).active_slots
+        except MissingConcurrencyLimitError:
+            waiting = 0  # nobody has waited yet
+        with self._lock:
+            self._others_waiting = max(0, waiting - (self._waiter is not None))
+
+    def _fair_share(self) -> float | None:
+        """The limit over the flow runs that want it (those waiting, and this one); None when unknown."""
+        if not self._waiters_known:
+            return None
+        return self._seen_limit / (self._others_waiting + 1)
+
+    def _below_fair_share(self) -> bool:
+        """Waiting while holding less than a fair share (a slot short at least). Called with the lock held."""
+        fair = self._fair_share()
+        held = sum(b.size for b in self._blocks)
+        return fair is not None and self._waiter is not None and held <= fair - 1
+
+    def _should_rotate(self, block: _Block, now: float) -> bool:
+        """Whether a block goes back for others: the limit full, the block past its tenure, and, when who
+        waits is known, others waiting while this pool holds more than its fair share (it never falls more
+        than a slot below it). Called with the lock held."""
+        if not self._limit_full or now - block.acquired_at < self._tenure * block.tenure_factor:
+            return False
+        fair = self._fair_share()
+        if fair is None:
+            return True
+        held = sum(b.size for b in self._blocks if not b.retiring)
+        return self._others_waiting > 0 and held > fair and held - block.size > fair - 1
 
     def _retire(self, block: _Block, now: float, *, rotation: bool) -> None:
         block.retiring = True
@@ -511,5 +590,7 @@ class SlotPool:
         if self._blocks:
             self._last_held = now
         starved = min(1.0, (now - self._last_held) / self._policy.starved_seconds)
+        if self._below_fair_share():
+            starved = 1.0
         slow, fast = self._policy.slow_poll_seconds, self._policy.fast_poll_seconds
         return (slow - starved * (slow - fast)) * random.uniform(0.8, 1.2)

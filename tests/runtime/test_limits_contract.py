@@ -22,6 +22,24 @@ def test_a_new_limit_reads_as_created(limits: LimitsUnderTest) -> None:
     assert state.slot_decay_per_second == 1.5 and state.updated is not None
 
 
+def test_ensuring_a_limit_creates_it_once_and_leaves_an_existing_one_as_it_is(
+    limits: LimitsUnderTest,
+) -> None:
+    name = limits.create(3)
+    limits.api.ensure_limit(name, 1000)
+    assert limits.api.read(name).limit == 3
+    missing = f"{name}-waiters"
+    limits.api.ensure_limit(missing, 1000)
+    limits.api.ensure_limit(missing, 1000)
+    state = limits.api.read(missing)
+    assert (state.limit, state.active_slots, state.active, state.slot_decay_per_second) == (
+        1000,
+        0,
+        True,
+        0.0,
+    )
+
+
 def test_a_missing_limit_cannot_be_read(limits: LimitsUnderTest) -> None:
     with pytest.raises(MissingConcurrencyLimitError):
         limits.api.read(f"missing-{uuid.uuid4().hex[:8]}")

@@ -3,7 +3,9 @@ in-memory limits API, so minutes of leases, renewals and rotations replay in mil
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Iterator
+from uuid import UUID
 
 import pytest
 
@@ -128,3 +130,80 @@ def test_three_flow_runs_on_one_full_limit_each_get_slots_in_turn(
     # 2 slots x 30 s / 0.3 s is at most 200 tasks; each flow run must have had a fair part of them.
     assert min(done_per_run) >= 20, done_per_run
     assert api.read("shared").active_slots == 0
+
+
+class CountingLimitsApi(MemoryLimitsApi):
+    """Counts the slots given back per limit, and samples what each lease holds."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock)
+        self.limit_of: dict[UUID, str] = {}
+        self.given_back: Counter[str] = Counter()
+
+    def lease_slots(self, name: str, slots: int, lease_seconds: float) -> UUID | None:
+        lease_id = super().lease_slots(name, slots, lease_seconds)
+        if lease_id is not None:
+            self.limit_of[lease_id] = name
+        return lease_id
+
+    def release(self, lease_id: UUID) -> None:
+        super().release(lease_id)
+        self.given_back[self.limit_of[lease_id]] += 1
+
+
+def held_by(pool: SlotPool) -> int:
+    return sum(block.size for block in pool._blocks)
+
+
+def test_a_flow_run_alone_on_a_full_limit_never_rotates(clock: ManualClock, pools) -> None:
+    api = CountingLimitsApi(clock)
+    api.create_limit("solo", 4)
+    pool, manager = with_manager(lambda: new_pool("solo", api, clock))
+    pools.append(pool)
+    workers = [Worker(pool, clock, work_seconds=0.3) for _ in range(8)]  # twice the limit: tasks always wait
+    for worker in workers:
+        worker.start()
+    clock.run_for(5.0, [manager, *workers])
+    given_back = api.given_back["solo"]
+    clock.run_for(30.0, [manager, *workers])
+    # Nobody else waits: holding the limit through tenure after tenure, it gives nothing back for them.
+    assert api.given_back["solo"] == given_back, "rotated with nobody waiting"
+    for worker in workers:
+        worker.stop()
+    clock.run_for(2.0, [manager, *workers])
+    assert all(w.error is None for w in workers)
+
+
+def test_two_hungry_flow_runs_settle_at_fair_shares_without_mass_hand_back(clock: ManualClock, pools) -> None:
+    api = CountingLimitsApi(clock)
+    api.create_limit("pair", 10)
+    first, first_manager = with_manager(lambda: new_pool("pair", api, clock))
+    pools.append(first)
+    early = [Worker(first, clock, work_seconds=0.5) for _ in range(10)]
+    for worker in early:
+        worker.start()
+    clock.run_for(5.0, [first_manager, *early])
+    assert held_by(first) == 10  # alone, it took the whole limit
+    second, second_manager = with_manager(lambda: new_pool("pair", api, clock))
+    pools.append(second)
+    late = [Worker(second, clock, work_seconds=0.5) for _ in range(10)]
+    for worker in late:
+        worker.start()
+    threads = [first_manager, second_manager, *early, *late]
+    lowest_held_by_first = 10
+    for _ in range(100):  # 20 s, sampled every 0.2 s
+        clock.run_for(0.2, threads)
+        lowest_held_by_first = min(lowest_held_by_first, held_by(first))
+    # The first gave the second its share, a block at a time: never below a slot under half the limit.
+    assert lowest_held_by_first >= 4, lowest_held_by_first
+    assert held_by(second) >= 4
+    # Then, fair shares held, slots stop going round: no hand-over, no hole.
+    given_back = api.given_back["pair"]
+    clock.run_for(20.0, threads)
+    assert api.given_back["pair"] == given_back, "slots still rotate between runs holding fair shares"
+    for worker in [*early, *late]:
+        worker.stop()
+    clock.run_for(2.0, threads)
+    assert all(w.error is None for w in [*early, *late])
+    assert api.read("pair").active_slots == 0
+    assert api.read("pair-waiters").active_slots == 0, "served runs wait no more"
