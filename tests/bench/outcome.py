@@ -17,9 +17,11 @@ class Outcome:
     erp_max_concurrency: int
     limit: int | None  # rate scenarios limit the rate only
     run_finish_s: list[float]
+    run_first_call_s: list[float]  # per run, its first call after the shared start
     runtime_server_calls_per_task: float | None
     rate_per_s: float | None = None
     rate_accuracy: float | None = None
     erp_max_calls_in_1s: int | None = None
     erp_rate_rejections: int | None = None
     database: str = "sqlite"  # the Prefect server's
+    runs: int = 2

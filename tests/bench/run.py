@@ -50,21 +50,25 @@ CAP_SECONDS = 90.0
 class Scenario:
     variant: Variant
     duration: float
+    runs: int = RUNS
+    tasks: int = TASKS  # in all, shared alike by the runs
+    limit: int = LIMIT
+    width: int = LIMIT  # of each run's task runner; without a limiter the runs' widths add up to the limit
 
     @property
     def stack(self) -> str:
-        return f"bench-{self.variant.value}-{round(self.duration * 1000)}ms"
+        shape = "" if (self.runs, self.limit) == (RUNS, LIMIT) else f"-{self.runs}x{self.limit}"
+        return f"bench-{self.variant.value}-{round(self.duration * 1000)}ms{shape}"
 
     @property
-    def width(self) -> int:
-        # Without a limiter the width is the only bound: L/2 per run keeps the total at L.
-        return LIMIT // RUNS if self.variant is Variant.UNLIMITED else LIMIT
+    def run_width(self) -> int:
+        return self.limit // self.runs if self.variant is Variant.UNLIMITED else self.width
 
     @property
     def ideal_seconds(self) -> float:
         if self.variant.is_rate:
-            return (TASKS - RATE_BURST) / RATE  # a full bucket first, then RATE per second
-        return TASKS * self.duration / LIMIT
+            return (self.tasks - RATE_BURST) / RATE  # a full bucket first, then RATE per second
+        return self.tasks * self.duration / self.limit
 
 
 def main() -> None:
@@ -167,7 +171,7 @@ _RATE_VARIANTS = (Variant.RUNTIME_RATE, Variant.PREFECT_RATE)
 def _create_limit(client: SyncPrefectClient, scenario: Scenario) -> None:
     if scenario.variant is Variant.PREFECT_TAGS:
         client.create_concurrency_limit(
-            tag=concurrency_limit_name(scenario.stack, ERP), concurrency_limit=LIMIT
+            tag=concurrency_limit_name(scenario.stack, ERP), concurrency_limit=scenario.limit
         )
     elif scenario.variant.is_rate:
         name = concurrency_limit_name(scenario.stack, ERP_RATE)
@@ -176,7 +180,7 @@ def _create_limit(client: SyncPrefectClient, scenario: Scenario) -> None:
         )
     else:
         name = concurrency_limit_name(scenario.stack, ERP)
-        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=LIMIT))
+        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=scenario.limit))
 
 
 def _run(
@@ -192,7 +196,7 @@ def _run(
     )
     admin.reset()
     start_at = time.time() + STARTUP_SECONDS
-    outputs = [workdir / f"{scenario.stack}-{run}.json" for run in range(RUNS)]
+    outputs = [workdir / f"{scenario.stack}-{run}.json" for run in range(scenario.runs)]
     log = (workdir / f"{scenario.stack}.log").open("w")  # capped runs die noisily: keep that out of the table
     processes = [
         subprocess.Popen(
@@ -201,8 +205,8 @@ def _run(
                 "-m",
                 "tests.bench.workload",
                 f"--variant={scenario.variant.value}",
-                f"--tasks={TASKS // RUNS}",
-                f"--width={scenario.width}",
+                f"--tasks={scenario.tasks // scenario.runs}",
+                f"--width={scenario.run_width}",
                 f"--stack={scenario.stack}",
                 f"--erp-url={erp_url}",
                 f"--start-at={start_at}",
@@ -229,15 +233,17 @@ def _run(
         duration_s=scenario.duration,
         ideal_s=ideal,
         time_s=time_s,
-        time_over_ideal=(time_s / ideal) if time_s else _projection(finished, ideal),
+        time_over_ideal=(time_s / ideal) if time_s else _projection(finished, scenario.tasks, ideal),
         finished_tasks=finished,
         capped=capped,
         cap_s=CAP_SECONDS,
         client_max_concurrency=highest_overlap(intervals) if intervals else None,
         erp_max_concurrency=stats.highest_concurrency,
-        limit=None if rate else LIMIT,
+        limit=None if rate else scenario.limit,
         run_finish_s=[round(max(end for _, end in run["intervals"]) - start_at, 2) for run in runs],
-        runtime_server_calls_per_task=sum(calls) / TASKS if calls and not capped else None,
+        run_first_call_s=[round(min(start for start, _ in run["intervals"]) - start_at, 2) for run in runs],
+        runtime_server_calls_per_task=sum(calls) / scenario.tasks if calls and not capped else None,
+        runs=scenario.runs,
     )
     if rate:
         measured = steady_rate(intervals, RATE_BURST) if not capped else _capped_rate(stats)
@@ -248,9 +254,9 @@ def _run(
     return outcome
 
 
-def _projection(finished: int, ideal: float) -> float | None:
+def _projection(finished: int, tasks: int, ideal: float) -> float | None:
     """A capped run's time over ideal if it had kept its pace (a lower bound: work was still queued)."""
-    return (CAP_SECONDS * TASKS / finished) / ideal if finished else None
+    return (CAP_SECONDS * tasks / finished) / ideal if finished else None
 
 
 def _capped_rate(stats: ErpStats) -> float | None:

@@ -1,0 +1,110 @@
+"""`make bench-handover` (`python -m tests.bench.handover`): how slots change hands between flow runs sharing a
+limit, with the runtime's default slot policy, each scenario beside a baseline measured in the same run on
+the same Prefect server (SQLite), calls of 500 ms at the demo ERP:
+
+- alone: one run on a limit of 10 (nobody to hand slots to), against the same work without a limiter;
+- pair: two runs on a limit of 10, against two runs without a limiter whose widths add up to 10;
+- six: six runs on a limit of 4 (no limiter-free split of 4 slots across 6 runs exists: against the ideal),
+  when each made its first call, and how far apart they finished.
+
+Each target of issue 20 is checked and reported (`met`); the results go to bench-results/handover.json.
+"""
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from tests.bench.guards import Variant
+from tests.bench.outcome import Outcome
+from tests.bench.run import Scenario, _flow_run_env, _run_all
+from tests.bench.table import render
+from tests.support.prefect_server import free_port, server_on
+from tools.demo_erp.launcher import DemoErpProcess
+
+DURATION = 0.5
+ALONE = {"runs": 1, "limit": 10, "tasks": 200, "width": 10}  # the pair's work: the same start-up share
+PAIR = {"runs": 2, "limit": 10, "tasks": 200, "width": 10}
+SIX = {"runs": 6, "limit": 4, "tasks": 240, "width": 4}
+# Issue 20's targets for the default policy.
+ALONE_MIN_SPEED = 0.97  # of the limiter-free time
+PAIR_MAX_TIME = 1.05  # x the limiter-free time
+SIX_MIN_SPEED = 0.92  # of the ideal
+SIX_MAX_FIRST_CALL_S = 5.0
+SIX_MAX_FINISH_SPREAD = 1.3  # the last run's finish over the first's
+
+
+def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="rpa-bench-handover-"))
+    print(f"work directory (server and flow-run logs): {workdir}", flush=True)
+    scenarios = [
+        Scenario(Variant.UNLIMITED, DURATION, **ALONE),
+        Scenario(Variant.RUNTIME, DURATION, **ALONE),
+        Scenario(Variant.UNLIMITED, DURATION, **PAIR),
+        Scenario(Variant.RUNTIME, DURATION, **PAIR),
+        Scenario(Variant.RUNTIME, DURATION, **SIX),
+    ]
+    erp = DemoErpProcess(port=free_port())
+    admin = erp.start()
+    try:
+        with server_on("sqlite", workdir / "sqlite") as server:
+            env = _flow_run_env(server)
+            alone_free, alone, pair_free, pair, six = _run_all(
+                "sqlite", scenarios, server, admin, erp.url, env, workdir / "sqlite"
+            )
+    finally:
+        erp.stop()
+    targets = _targets(alone_free, alone, pair_free, pair, six)
+    report = {
+        "machine_cpus": os.cpu_count(),
+        "duration_s": DURATION,
+        "outcomes": [asdict(outcome) for outcome in (alone_free, alone, pair_free, pair, six)],
+        "targets": targets,
+    }
+    results = Path("bench-results")
+    results.mkdir(exist_ok=True)
+    path = results / f"handover-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=2))
+    (results / "handover.json").write_text(path.read_text())
+    print()
+    print(render([alone_free, alone, pair_free, pair, six], header=True))
+    print()
+    for name, target in targets.items():
+        print(
+            f"{name:<34} {target['value']:>6.3f}  target {target['target']}  {'met' if target['met'] else 'MISSED'}"
+        )
+    print(f"written to {path}")
+
+
+def _targets(
+    alone_free: Outcome, alone: Outcome, pair_free: Outcome, pair: Outcome, six: Outcome
+) -> dict[str, dict[str, object]]:
+    def target(value: float, bound: float, *, at_least: bool) -> dict[str, object]:
+        met = value >= bound if at_least else value <= bound
+        return {"value": round(value, 3), "target": f"{'>=' if at_least else '<='} {bound}", "met": met}
+
+    return {
+        "alone: speed of the limiter-free": target(
+            _time(alone_free) / _time(alone), ALONE_MIN_SPEED, at_least=True
+        ),
+        "pair: time x the limiter-free": target(
+            _time(pair) / _time(pair_free), PAIR_MAX_TIME, at_least=False
+        ),
+        "six: speed of the ideal": target(six.ideal_s / _time(six), SIX_MIN_SPEED, at_least=True),
+        "six: latest first call (s)": target(max(six.run_first_call_s), SIX_MAX_FIRST_CALL_S, at_least=False),
+        "six: last finish / first finish": target(
+            max(six.run_finish_s) / min(six.run_finish_s), SIX_MAX_FINISH_SPREAD, at_least=False
+        ),
+    }
+
+
+def _time(outcome: Outcome) -> float:
+    if outcome.time_s is None:
+        raise SystemExit(f"{outcome.variant} ran into the cap: no time to compare")
+    return outcome.time_s
+
+
+if __name__ == "__main__":
+    main()
