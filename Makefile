@@ -24,7 +24,7 @@ export DO_NOT_TRACK := 1
 PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_HOME
 
-.PHONY: help setup lint check list-config status test bench bench-adaptive bench-engine loadtest loadproof deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file pr-preview merge-apply
+.PHONY: help setup lint check list-config status test bench bench-handover bench-adaptive bench-engine loadtest loadproof deploy demo-erp image server server-stop local preview up refresh destroy pulumi-cli docker-plugin stack-file pr-preview merge-apply
 
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | expand -t 16
@@ -63,10 +63,13 @@ status: ## Live view of STACK (default: every stack) from its Prefect API; exits
 test: ## Run the test suite (real Prefect server; Docker tests need the engine and `make image`)
 	$(BIN)/python -m pytest
 
-bench: ## Benchmarks (not part of CI; about 45 min): the limiters on a SQLite and a PostgreSQL server, fixed vs adaptive limits, Prefect's per-task cost, the providers' latency; results in bench-results/
+bench: ## Benchmarks (not part of CI; about 50 min): the limiters on a SQLite and a PostgreSQL server, slot hand-over, fixed vs adaptive limits, Prefect's per-task cost, the providers' latency; results in bench-results/
 	$(BIN)/python -m tests.bench.run
-	$(MAKE) --no-print-directory bench-adaptive bench-engine
+	$(MAKE) --no-print-directory bench-handover bench-adaptive bench-engine
 	$(BIN)/python -m tests.bench.provider_latency
+
+bench-handover: ## Slots changing hands with the default policy (about 4 min): one run alone, two on a limit of 10, six on a limit of 4, each beside a limiter-free baseline; bench-results/handover.json
+	$(BIN)/python -m tests.bench.handover
 
 bench-adaptive: ## Fixed 10, fixed 4 and adaptive limits while the demo ERP's capacity drops 10 -> 4 -> 10 (about 5 min); bench-results/adaptive.{json,png}
 	$(BIN)/python -m tests.bench.adaptive
