@@ -2,13 +2,17 @@
 
 `prefect server start --background` leaves the server writing into pipes that nobody reads once the CLI has
 exited, so its first line on stderr kills it (EPIPE). Here the server runs in a session of its own with its
-output in a log file, and its pid in a pid file of ours (Prefect's `server.pid` belongs to --background)."""
+output in a log file, and its pid in a pid file of ours (Prefect's `server.pid` belongs to --background).
+
+Each start appends to the log after a line saying when it started: a server that crashed keeps its last lines
+(its errors, or what it was doing when killed) when the next one starts."""
 
 import os
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -57,7 +61,11 @@ class DetachedServer:
                 f"`make server-stop` stops it.{self._log_tail()}"
             )
         self.home.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:
+            started_at = log.tell()
+            now = datetime.now().astimezone()
+            log.write(f"--- {now:%Y-%m-%d %H:%M:%S %z} starting on {self.url}\n".encode())
+            log.flush()  # before the server's own lines, which it writes to the same file
             process = subprocess.Popen(
                 server_command(self.host, self.port),
                 env={**os.environ, **server_settings(self.home)},
@@ -73,13 +81,13 @@ class DetachedServer:
                 self.pid_path.unlink(missing_ok=True)
                 raise ServerError(
                     f"The Prefect server exited with code {process.returncode} before answering on "
-                    f"{self.url}.{self._log_tail()}"
+                    f"{self.url}.{self._log_tail(started_at)}"
                 )
             if time.monotonic() > deadline:
                 self._terminate(process.pid)
                 raise ServerError(
                     f"The Prefect server did not answer on {self.url} within {timeout_seconds:g} s; "
-                    f"stopped it.{self._log_tail()}"
+                    f"stopped it.{self._log_tail(started_at)}"
                 )
             time.sleep(0.5)
         return f"Prefect server started on {self.url} (pid {process.pid}, log {self.log_path})"
@@ -114,9 +122,12 @@ class DetachedServer:
             os.killpg(pid, signal.SIGKILL)
         self.pid_path.unlink(missing_ok=True)
 
-    def _log_tail(self) -> str:
+    def _log_tail(self, since: int = 0) -> str:
+        """The last lines of the log from byte `since` on (where a start began: not an earlier server's)."""
         try:
-            lines = self.log_path.read_text(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
+            with self.log_path.open("rb") as log:
+                log.seek(since)
+                lines = log.read().decode(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
         except FileNotFoundError:
             return ""
         return f"\nLast lines of {self.log_path}:\n" + "\n".join(f"  {line}" for line in lines)

@@ -54,11 +54,17 @@ class Secrets:
         return text
 
 
-def api_client(settings: Settings) -> tuple[httpx.Client, Secrets]:
-    """A client for the API `settings` name (base URL set: send paths such as `/v2/...`), and its secrets."""
+def public_url(settings: Settings) -> str:
+    """The API URL `settings` name, without the credentials it may hold: safe to log and to show."""
     if not settings.api.url:
         raise NoPrefectApiError()
-    url = httpx.URL(settings.api.url)
+    return str(httpx.URL(settings.api.url).copy_with(username=None, password=None))
+
+
+def api_client(settings: Settings) -> tuple[httpx.Client, Secrets]:
+    """A client for the API `settings` name (base URL set: send paths such as `/v2/...`), and its secrets."""
+    base_url = public_url(settings)  # raises NoPrefectApiError first
+    url = httpx.URL(str(settings.api.url))
     headers = {
         "User-Agent": f"rpa-platform prefect/{prefect.__version__} (API {SERVER_API_VERSION})",
         "X-PREFECT-API-VERSION": SERVER_API_VERSION,
@@ -80,12 +86,11 @@ def api_client(settings: Settings) -> tuple[httpx.Client, Secrets]:
     if url.username or url.password:  # httpx would send these instead of the header above: so do we
         auth = httpx.BasicAuth(url.username, url.password)
         url_credentials = (url.password, base64.b64encode(f"{url.username}:{url.password}".encode()).decode())
-        url = url.copy_with(username=None, password=None)
     password = auth_string.partition(":")[2] if auth_string else None
     secrets = Secrets.of([auth_string, password, encoded, api_key, *(url_credentials or ())])
     timeout = settings.api.request_timeout
     client = httpx.Client(
-        base_url=url,
+        base_url=base_url,
         headers=headers,
         auth=auth,
         verify=_tls_context(settings),

@@ -1,4 +1,5 @@
-"""What watches one flow run's runtime: its metrics recorder and the events sent from them.
+"""What watches one flow run's runtime: its metrics recorder, the events sent from them, and the Prefect
+server it talks to (an outage is told once: flows/runtime/server_outage.py).
 
 An RPA flow's entrypoint opens it around its work (`observed_run`), so that the metrics table and the
 events belong to the flow run its deployment started, not to the subflow that does the work; the runtime
@@ -12,7 +13,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from flows.runtime import metrics_artifact
+from prefect.settings import get_current_settings
+
+from flows.runtime import metrics_artifact, server_outage
 from flows.runtime.run_metrics import RunMetrics
 from flows.runtime.run_settings import RunSettings
 from flows.runtime.runtime_events import RuntimeEvents, current_flow_run
@@ -38,17 +41,18 @@ _current: ContextVar[RunObservation | None] = ContextVar("rpa_run_observation", 
 def observed_run(settings: RunSettings) -> Iterator[RunMetrics]:
     """Around a flow run's work: when it ends, failed or not, its last events are sent and its metrics are
     published as a table artifact of this flow run."""
-    observation = RunObservation.of_current_flow_run()
-    token = _current.set(observation)
-    try:
-        yield observation.metrics
-    finally:
-        _current.reset(token)
-        observation.events.close()
+    with server_outage.watched(get_current_settings()):
+        observation = RunObservation.of_current_flow_run()
+        token = _current.set(observation)
         try:
-            metrics_artifact.publish(settings, observation.metrics.snapshot())
-        except Exception as error:  # the run's work is done: a missing table must not fail it, or hide why
-            logger.warning("the metrics of this run were not published: %s", error)
+            yield observation.metrics
+        finally:
+            _current.reset(token)
+            observation.events.close()
+            try:
+                metrics_artifact.publish(settings, observation.metrics.snapshot())
+            except Exception as error:  # the work is done: a missing table must not fail the run, or hide why
+                logger.warning("the metrics of this run were not published: %s", error)
 
 
 @contextmanager
@@ -58,8 +62,9 @@ def run_observation() -> Iterator[RunObservation]:
     if current is not None:
         yield current
         return
-    own = RunObservation.of_current_flow_run()
-    try:
-        yield own
-    finally:
-        own.events.close()
+    with server_outage.watched(get_current_settings()):
+        own = RunObservation.of_current_flow_run()
+        try:
+            yield own
+        finally:
+            own.events.close()

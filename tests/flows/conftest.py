@@ -8,6 +8,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from local_prefect_server.server_settings import FILESYSTEM_LEASES
@@ -45,10 +46,22 @@ def new_stack(prefect_server: PrefectServer, tmp_path: Path) -> Iterator[Callabl
         stack.kill_flow_runs()
 
 
+# Drains may wait for a server that is down to come back: a bound on that, never reached on a quiet machine.
+DRAIN_BOUND_SECONDS = 60
+
+
+def stop_prefect_workers() -> None:
+    """Prefect's events and log workers send to the server they started with, for the life of the process:
+    stopped (once they have sent what they hold), they start again when next used, on the settings of the
+    thread that uses them first."""
+    EventsWorker.drain_all(timeout=DRAIN_BOUND_SECONDS, at_exit=False)  # every QueueService: logs too
+
+
 @pytest.fixture
 def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., PrefectServer]]:
     """`own_server(lease_storage=...)`: a Prefect server for this test alone, started; this process's clients
-    and the flow runs the test starts talk to it instead of the session's server."""
+    (its events and log workers too) and the flow runs the test starts talk to it instead of the session's
+    server."""
     servers: list[PrefectServer] = []
     with ExitStack() as pointed:
 
@@ -63,10 +76,16 @@ def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
             server.start()
             monkeypatch.setenv("PREFECT_API_URL", server.api_url)
             pointed.enter_context(temporary_settings(updates={PREFECT_API_URL: server.api_url}))
+            stop_prefect_workers()
+            # Started here, on these settings: a thread of the runtime's sees the settings Prefect read at
+            # import (the session's server), whatever this thread's are.
+            EventsWorker.instance()
             return server
 
         try:
             yield start
         finally:
+            if servers:
+                stop_prefect_workers()  # while their server still answers
             for server in servers:
                 server.stop()

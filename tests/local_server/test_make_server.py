@@ -1,9 +1,10 @@
 """`make server` runs the Prefect server detached, with its output in a log file: it keeps serving however
 much it writes (`prefect server start --background` died at its first stderr line, at once with debug
-logging), answers "already running" when a server answers, says why when it cannot start, and `make
-server-stop` stops the server it started."""
+logging), answers "already running" when a server answers, says why when it cannot start, keeps the log of
+a server that crashed when the next one starts, and `make server-stop` stops the server it started."""
 
 import os
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -77,3 +78,19 @@ def test_make_server_says_why_it_could_not_start(tmp_path):
     assert failed.returncode != 0
     assert f"Port {port} is already in use" in failed.stderr  # Prefect's own words, from the log's tail
     assert not (home / "local-server.pid").exists()
+
+
+def test_a_restart_keeps_the_log_of_the_server_that_crashed(server_port, tmp_path):
+    home = tmp_path / "home"
+    assert make("server", server_port, home).returncode == 0
+    os.killpg(int((home / "local-server.pid").read_text()), signal.SIGKILL)  # a crash: nothing flushed
+    first = (home / "server.log").read_text()
+
+    restarted = make("server", server_port, home)
+
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    log = (home / "server.log").read_text()
+    assert log.startswith(first)  # the crashed server's lines, all of them, then the next one's
+    starts = [line for line in log.splitlines() if line.startswith("--- ") and "starting on" in line]
+    assert len(starts) == 2 and f":{server_port}/api" in starts[1]
+    assert "Check out the dashboard" in first  # what the first server printed

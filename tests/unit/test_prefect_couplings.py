@@ -427,3 +427,60 @@ def test_events_worker_drain() -> None:
         "waits for EventsWorker.instance().wait_until_empty() so a flow run's last events reach the server",
         "find how the events worker is drained now and update `_wait_until_sent`",
     )
+
+
+# --- an outage told once: flows/runtime/server_outage.py ------------------------------------------------------
+
+
+def test_what_prefect_logs_while_its_server_is_down() -> None:
+    """The records the outage filters recognise, by logger and message, and why the rest needs none."""
+    import websockets.asyncio.connection
+    from prefect._internal.concurrency import services
+    from prefect.client.base import PrefectHttpxSyncClient
+    from prefect.events.clients import PrefectEventsClient
+    from prefect.logging.handlers import APILogWorker
+
+    where = "flows/runtime/server_outage.py"
+    todo = "update its signs (FAILED_CALLS, AFTERMATH) to what is logged now"
+    unconnected = inspect.getsource(PrefectEventsClient._log_connection_error)
+    assert "logger.warning(" in unconnected and '"Unable to connect to %r. "' in unconnected, broke(
+        where, "knows the events client's `Unable to connect to %r ... Reason: %s` WARNING", todo
+    )
+    assert PrefectEventsClient.__module__ == "prefect.events.clients", broke(
+        where, "watches its logger", todo
+    )
+    failed = inspect.getsource(services.QueueService._main_loop)
+    assert '"Service %r failed to process item %r",\n' in failed and "type(self).__name__," in failed, broke(
+        where,
+        "knows the events worker's `Service %r failed to process item %r` ERROR, named by its class",
+        todo,
+    )
+    assert services.logger.name == "prefect._internal.concurrency", broke(where, "watches that logger", todo)
+    keepalive = inspect.getsource(websockets.asyncio.connection.Connection.keepalive)
+    assert 'self.logger.error("keepalive ping failed", exc_info=True)' in keepalive, broke(
+        where, "knows the websockets client's `keepalive ping failed` ERROR", todo
+    )
+    retried = inspect.getsource(PrefectHttpxSyncClient._send_with_retry)
+    assert retried.index("logger.debug(") < retried.index("Received response with retryable status code"), (
+        broke(
+            where, "leaves Prefect's client alone: it logs its retries at DEBUG", "watch `prefect.client` too"
+        )
+    )
+    gave_up = inspect.getsource(APILogWorker._handle_batch)
+    assert "sys.stderr.write" in gave_up, broke(
+        where, "leaves the log worker alone: it writes to stderr, once its client's retries are spent", todo
+    )
+
+
+def test_the_events_client_keeps_what_it_could_not_send() -> None:
+    """What makes the events sent during an outage arrive afterwards (tests/flows/test_server_outage.py)."""
+    from prefect.events.clients import PrefectEventsClient
+
+    emit = inspect.getsource(PrefectEventsClient._emit)
+    reconnect = inspect.getsource(PrefectEventsClient._reconnect)
+    kept = emit.index("self._unconfirmed_events.append(event)") < emit.index("await self._websocket.send(")
+    assert kept and "events_to_resend = self._unconfirmed_events" in reconnect, broke(
+        "flows/runtime/server_outage.py",
+        "tells the events worker's failures at DEBUG: the client keeps each event and resends it on reconnect",
+        "find what happens to an event the client could not send, and log it as loud as it deserves",
+    )
