@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from infra.settings import LOCALHOST, ServerSettings, StackSettings
 from infra.worker_spec import LABEL_PREFIX, HealthCheck
-from local_prefect_server.server_settings import LEASE_SETTINGS
+from local_prefect_server.server_settings import SERVICE_SETTINGS
 
 DATABASE_DATA = "/var/lib/postgresql/data"
 SERVER_HOME = "/var/lib/prefect"
@@ -145,7 +145,7 @@ def server_container(
             "PREFECT_HOME": SERVER_HOME,
             "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE_MODULES[server.lease_storage],
             "PYTHONPATH": SERVER_PACKAGES,
-            **LEASE_SETTINGS,
+            **SERVICE_SETTINGS,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
             # The UI calls the API at the address the browser reaches it by: this machine's.

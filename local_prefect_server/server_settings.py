@@ -16,6 +16,16 @@ LEASE_SETTINGS = {
     # flow run's slots are back within about 15 s. A scan reads the lease files: a few dozen, milliseconds.
     "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
 }
+# A flow run denied its deployment's concurrency slot (collision_strategy ENQUEUE) goes back to Scheduled,
+# named AwaitingConcurrencySlot, due this many seconds later (prefect/server/orchestration/core_policy.py,
+# SecureFlowConcurrencySlots); nothing else wakes it: a worker proposes it again at the first poll where it is
+# due within the worker's prefetch (PREFECT_WORKER_PREFETCH_SECONDS, 10 s by default). Prefect's 30 s left a
+# freed slot unused for 15-25 s (measured through rpa3/dev); due in 1 s, a waiting run is retried at every
+# poll, and takes a freed slot one worker poll after it frees.
+DEPLOYMENT_SLOT_WAIT_SETTING = "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS"
+DEPLOYMENT_SLOT_WAIT_SECONDS = 1
+SERVICE_SETTINGS = {**LEASE_SETTINGS, DEPLOYMENT_SLOT_WAIT_SETTING: str(DEPLOYMENT_SLOT_WAIT_SECONDS)}
+"""How every server the project starts is tuned, wherever it runs (infra/server_spec.py: a stack's own)."""
 DATABASE_URL_SETTING = "PREFECT_API_DATABASE_CONNECTION_URL"
 
 
@@ -24,7 +34,8 @@ def server_settings(
 ) -> dict[str, str]:
     """Environment variables for `prefect server start` with its state in `home`, its database SQLite there
     unless `database_url` (postgresql+asyncpg://...) names another."""
-    settings = {**OFFLINE, **LEASE_SETTINGS, "PREFECT_HOME": str(home), LEASE_STORAGE_SETTING: lease_storage}
+    settings = {**OFFLINE, **SERVICE_SETTINGS, "PREFECT_HOME": str(home)}
+    settings[LEASE_STORAGE_SETTING] = lease_storage
     return settings | ({DATABASE_URL_SETTING: database_url} if database_url else {})
 
 

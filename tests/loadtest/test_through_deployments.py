@@ -1,6 +1,8 @@
 """The load test through the stack's deployment, without Docker: a process work pool and a deployment of rpa3
 from this checkout on the session's Prefect server, and a real process worker running the load's flow runs.
-Items are counted from the runs' metrics artifacts. No timing asserted."""
+Items are counted from the runs' metrics artifacts. No timing asserted, but that a run queued behind the
+deployment's limit was retried as the project's servers are told to, and followed the run before it sooner
+than Prefect's own wait would have let it."""
 
 import json
 import time
@@ -8,11 +10,14 @@ from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import DeploymentUpdate
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId, FlowRunFilterId
+from prefect.client.schemas.objects import ConcurrencyLimitStrategy, ConcurrencyOptions
+from prefect.settings.models.server.deployments import ServerDeploymentsSettings
 
 from tests.flows.stack import ENVIRONMENT
 from tests.loadtest.support import ctrl_c, loadtest, loadtest_in_background, make_stack, output_path
-from tests.support.process_worker import deploy_rpa3, running_worker
+from tests.support.process_worker import WORKER_SETTINGS, deploy_rpa3, running_worker
 from tools.loadtest.route import NoDeploymentRoute, choose_route, deployment_name
 from tools.loadtest.target import Target
 
@@ -69,6 +74,46 @@ def test_auto_mode_runs_the_load_through_the_deployment_and_its_worker(prefect_s
     rows = stack.query("SELECT item_id FROM reconciliations")
     assert len(rows) == RUNS * ITEMS
     assert {str(item_id).rsplit("-", 1)[0] for (item_id,) in rows} == {run["batch"] for run in runs}
+
+
+def test_a_run_queued_behind_the_deployments_limit_follows_the_run_before_it(prefect_server, tmp_path: Path):
+    stack = make_stack(tmp_path)
+    pool = deploy_rpa3(stack.name, ENVIRONMENT, stack.database_url)
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(deployment_name(stack.name))
+        # One run at a time, the others queued: what prefect.yaml gives rpa3/dev.
+        enqueue = ConcurrencyOptions(collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
+        client.update_deployment(
+            deployment.id, DeploymentUpdate(concurrency_limit=1, concurrency_options=enqueue)
+        )
+    with running_worker(pool, tmp_path / "worker.log") as worker:
+        args = (
+            "--stack",
+            stack.name,
+            "--flow-runs",
+            str(RUNS),
+            "--items",
+            str(ITEMS),
+            "--out-dir",
+            str(tmp_path),
+        )
+        done = loadtest(*args, timeout=600, context=worker.log_tail)
+        assert done.returncode == 0, f"{done.stdout}{done.stderr}\n{worker.log_tail()}"
+
+    [json_path] = tmp_path.glob(f"{stack.name}-*.json")
+    result = json.loads(json_path.read_text())
+    assert [run["final_state"] for run in result["flow_runs"]] == ["Completed"] * RUNS
+    # The second run waited for the first to end (the limit held) and took its slot then: one handover.
+    [handover] = result["handovers"]
+    assert handover["waits"] >= 1
+    # The server put it back due within the worker's prefetch, so that every poll of the worker retried it
+    # (with Prefect's 30 s, a retry only every 28 s) ...
+    prefetch = float(WORKER_SETTINGS["PREFECT_WORKER_PREFETCH_SECONDS"])
+    assert handover["retry_after_seconds"] <= prefetch, handover
+    # ... and it took the slot sooner than Prefect's wait would have let it.
+    prefects_wait = ServerDeploymentsSettings.model_fields["concurrency_slot_wait_seconds"].default
+    assert 0 <= handover["to_slot_seconds"] < prefects_wait - prefetch, handover
+    assert handover["to_slot_seconds"] <= handover["to_start_seconds"] <= handover["to_first_call_seconds"]
 
 
 def test_without_an_online_worker_auto_runs_locally_and_deployments_mode_says_why(prefect_server, tmp_path):

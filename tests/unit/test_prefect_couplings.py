@@ -100,6 +100,13 @@ SERVER_ENVIRONMENT = [
         "local_prefect_server/server_settings.py (LEASE_SETTINGS)",
     ),
     (
+        server_settings.DEPLOYMENT_SLOT_WAIT_SETTING,
+        str(server_settings.DEPLOYMENT_SLOT_WAIT_SECONDS),
+        "server.deployments.concurrency_slot_wait_seconds",
+        float(server_settings.DEPLOYMENT_SLOT_WAIT_SECONDS),
+        "local_prefect_server/server_settings.py (SERVICE_SETTINGS) and infra/server_spec.py",
+    ),
+    (
         "PREFECT_SERVER_API_AUTH_STRING",
         "admin:pw",
         "server.api.auth_string",
@@ -164,6 +171,28 @@ def test_client_settings_limits_api_reads(
         "follow the setting's new name there, and see what else SyncPrefectClient.__init__ now configures",
     )
     assert setting(variable, value, path, monkeypatch) == read, why
+
+
+def test_runs_queued_behind_a_deployment_limit_wait_for_the_slot_wait_setting() -> None:
+    """The server puts a run denied its deployment's slot back to Scheduled, due after the setting that
+    server_settings.py shortens, and nothing but a worker's poll (of runs due within its prefetch) retries it."""
+    import prefect.server.models  # noqa: F401  (core_policy cannot be imported first: a cycle)
+    from prefect.server.orchestration.core_policy import SecureFlowConcurrencySlots
+    from prefect.workers.base import BaseWorker
+
+    where = "local_prefect_server/server_settings.py (DEPLOYMENT_SLOT_WAIT_SETTING)"
+    denied = inspect.getsource(SecureFlowConcurrencySlots.before_transition)
+    why = broke(
+        where,
+        "shortens the wait of a run denied its deployment's slot (AwaitingConcurrencySlot)",
+        "find what reschedules such a run now, and the setting that says when",
+    )
+    assert '"AwaitingConcurrencySlot"' in denied and "deployments.concurrency_slot_wait_seconds" in denied, (
+        why
+    )
+    polled = inspect.getsource(BaseWorker._get_scheduled_flow_runs)
+    why = broke(where, "relies on workers taking runs due within their prefetch", "revisit the wait's value")
+    assert "scheduled_before" in polled and "_prefetch_seconds" in polled, why
 
 
 def test_api_version_header() -> None:

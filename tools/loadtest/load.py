@@ -15,6 +15,7 @@ from tools.loadtest.deployment_runs import DeploymentFlowRuns
 from tools.loadtest.driver import FlowRunDriver
 from tools.loadtest.erp_under_test import erp_under_test
 from tools.loadtest.flow_runs import LocalFlowRuns
+from tools.loadtest.handovers import read_handovers
 from tools.loadtest.measure import measure
 from tools.loadtest.plan import FLOW, LoadPlan
 from tools.loadtest.result import LoadPlanRecord, LoadResult, StackLimits
@@ -51,6 +52,9 @@ def run_load(
         wall_seconds = time.time() - started
         stats, timeline = erp.admin.stats(), erp.admin.timeline()
         collected = runs.collect(poller.final_state, console)
+    # Through a deployment, how soon each run queued behind its limit followed the one before it.
+    deployment_runs = [outcome.flow_run_id for outcome in collected.outcomes if outcome.flow_run_id]
+    handovers = read_handovers(deployment_runs, stats.callers) if route.deployment is not None else []
     measured = measure(
         target.stack,
         limits,
@@ -84,4 +88,5 @@ def run_load(
         flow_runs=collected.outcomes,
         run_states=poller.samples,
         timeline=timeline,
+        handovers=handovers,
     )

@@ -9,6 +9,8 @@ from tools.demo_erp.stats import ErpStats
 from tools.demo_erp.timeline import ErpTimeline
 from tools.loadtest.result import ErpTraffic, ItemCounts, LimitObservation, StackLimits, Throughput
 
+IDLE_STRETCH_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class Measured:
@@ -52,6 +54,19 @@ def observe_limits(stack: str, limits: StackLimits, stats: ErpStats) -> list[Lim
     ]
 
 
+def idle_seconds(timeline: ErpTimeline) -> float:
+    """Stretches of at least IDLE_STRETCH_SECONDS of the timeline (first to last call) in which no call was in
+    flight or arrived: runs starting or waiting for a slot, not the pauses between calls a rate makes."""
+    idle = stretch = 0.0
+    for bucket in [*timeline.buckets, None]:
+        if bucket is not None and bucket.highest_concurrency == 0:
+            stretch += timeline.bucket_seconds
+            continue
+        idle += stretch if stretch >= IDLE_STRETCH_SECONDS else 0.0
+        stretch = 0.0
+    return idle
+
+
 def measure(
     stack: str,
     limits: StackLimits,
@@ -89,6 +104,7 @@ def measure(
             busy_seconds=busy,
             wall_seconds=wall_seconds,
             wall_items_per_second=reconciled / wall_seconds if wall_seconds else 0.0,
+            erp_idle_seconds=idle_seconds(timeline),
         ),
         observed=observe_limits(stack, limits, stats),
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 from rich.table import Table
 
 from tools.loadtest import picture
-from tools.loadtest.result import LoadResult, StepUpResult
+from tools.loadtest.result import Handover, LoadResult, StepUpResult
 
 
 def result_stem(out_dir: Path, stack: str, suffix: str = "") -> Path:
@@ -50,6 +50,7 @@ def load_table(result: LoadResult) -> Table:
             "throughput (ERP busy span)",
             f"{throughput.items_per_second:.1f} items/s over {throughput.busy_seconds:.1f} s",
         ),
+        ("ERP idle within its busy span", f"{throughput.erp_idle_seconds:.1f} s"),
         (
             "throughput (wall, start-up included)",
             f"{throughput.wall_items_per_second:.1f} items/s over {throughput.wall_seconds:.1f} s",
@@ -70,9 +71,23 @@ def load_table(result: LoadResult) -> Table:
         )
         for o in result.observed
     ]
+    if result.handovers:
+        rows.append(("runs queued behind the deployment's limit", handover_summary(result.handovers)))
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def handover_summary(handovers: list[Handover]) -> str:
+    """The slowest to take the slot and to call the ERP, from the previous run's end; the server's retry."""
+    to_slot = max(handover.to_slot_seconds for handover in handovers)
+    to_call = [h.to_first_call_seconds for h in handovers if h.to_first_call_seconds is not None]
+    first_call = f"first ERP call within {max(to_call):.1f} s, " if to_call else ""
+    retry = max(handover.retry_after_seconds for handover in handovers)
+    return (
+        f"{len(handovers)}: slot taken within {to_slot:.1f} s of the previous run's end, {first_call}"
+        f"retried every {retry:.0f} s by the server"
+    )
 
 
 def step_up_table(result: StepUpResult) -> Table:

@@ -52,6 +52,8 @@ class Throughput(BaseModel):
     # Over the whole load, flow-run process start-up included.
     wall_seconds: float
     wall_items_per_second: float
+    # Within the busy span, the time nothing was in flight at the ERP: runs starting, or waiting for a slot.
+    erp_idle_seconds: float
 
 
 class LimitObservation(BaseModel):
@@ -79,6 +81,21 @@ class FlowRunOutcome(BaseModel):
     items_failed: int | None = None
 
 
+class Handover(BaseModel):
+    """A flow run of the load that waited for its deployment's concurrency slot (AwaitingConcurrencySlot),
+    timed from the end of the run whose slot it took (deployments mode)."""
+
+    flow_run_id: str
+    after_flow_run_id: str  # the run that ended last before this one took the slot
+    waits: int  # times the server put it back to wait for the slot
+    # How far ahead the server put it back, the last time: its setting
+    # PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS (Prefect's default: 30).
+    retry_after_seconds: float
+    to_slot_seconds: float  # the previous run's end -> this run took the slot (Pending)
+    to_start_seconds: float | None  # -> Running: the worker's poll, then its flow-run container's start
+    to_first_call_seconds: float | None  # -> its first call at the ERP
+
+
 class LoadResult(BaseModel):
     stack: str
     environment: str
@@ -93,6 +110,7 @@ class LoadResult(BaseModel):
     flow_runs: list[FlowRunOutcome]
     run_states: list[RunStateSample]
     timeline: ErpTimeline
+    handovers: list[Handover] = []
     picture: str | None = None
 
 
