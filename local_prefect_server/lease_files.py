@@ -10,7 +10,9 @@ Two things Prefect 3.9.1's filesystem storage does not do:
 - **A dead holder's slots come back within seconds.** The API refuses leases shorter than 60 s, and Prefect
   frees a lapsed one one repossessor loop later. A lease whose holder has shown that it renews often (one
   renewal within a third of `RPA_LEASE_SILENCE_SECONDS` of the previous one, or a lease created for a flow
-  run that holds such a lease already) expires once it has gone that long unrenewed. Prefect's own clients
+  run that holds such a lease already) expires once it has gone that long unrenewed. Only leases that name
+  their holder: the server's deployment-slot leases name none, and are renewed twice within seconds as
+  their run starts. Prefect's own clients
   renew at three quarters of their lease (45 s and more apart), so their leases keep Prefect's meaning.
   Silence counts from this server's start at the earliest: an outage of the server costs no holder its
   leases.
@@ -76,8 +78,12 @@ class ConcurrencyLeaseStorage(PrefectFilesystemStorage):
         record, lease = found
         now = time.time()
         lease.expiration = datetime.now(UTC) + ttl
-        renews_often = bool(record.get("renews_often")) or now - record["touched_at"] <= silence_seconds() / 3
-        if renews_often and (holder := _holder_key(lease.metadata.holder if lease.metadata else None)):
+        holder = _holder_key(lease.metadata.holder if lease.metadata else None)
+        # Only a lease that names its holder: the server's own deployment-slot leases name none, and are
+        # renewed twice within seconds when their run starts, then every 225 s.
+        quick = now - record["touched_at"] <= silence_seconds() / 3
+        renews_often = bool(record.get("renews_often")) or (holder is not None and quick)
+        if renews_often and holder is not None:
             _holders_renewing_often[holder] = None
             _holders_renewing_often.move_to_end(holder)
             while len(_holders_renewing_often) > _HOLDERS_REMEMBERED:
