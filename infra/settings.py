@@ -145,8 +145,17 @@ class AdaptiveSettings(StackModel):
     """The fewest calls a flow run keeps in flight to the service, however badly it answers."""
 
 
+def unreserved_limit_name(name: str) -> str:
+    if name.endswith(rpa_naming.WAITERS_SUFFIX):
+        raise ValueError(
+            f"a name ending in '{rpa_naming.WAITERS_SUFFIX}' is the runtime's: flow runs waiting for limit "
+            f"'{name.removesuffix(rpa_naming.WAITERS_SUFFIX)}' count themselves on it"
+        )
+    return name
+
+
 class ConcurrencyLimitSettings(StackModel):
-    name: str = Field(min_length=1)
+    name: Annotated[str, AfterValidator(unreserved_limit_name)] = Field(min_length=1)
     """Short name of the resource it guards; on the server it is `<stack>-<name>`."""
     limit: Count
     slot_decay_per_second: SlotDecay = 0.0

@@ -308,3 +308,10 @@ def test_a_plaintext_credential_in_a_stack_file_is_refused(tmp_path: Path) -> No
         from_stack_file(path)
     assert "must be stored encrypted: pulumi config set --secret prefectApiKey" in str(raised.value)
     assert "pnu_plaintext" not in str(raised.value)
+
+
+def test_a_limit_name_the_runtime_keeps_for_its_waiters_is_refused() -> None:
+    raw = valid()
+    raw["platform"]["concurrencyLimits"][0]["name"] = "erp-api-waiters"
+    problems = problems_for(raw)
+    assert "the runtime's" in problems["platform.concurrencyLimits[0].name"]
