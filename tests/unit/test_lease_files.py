@@ -27,7 +27,13 @@ def lease_expiry_after_quick_renewals(storage_path: Path, holder: ConcurrencyLea
         assert read is not None
         return read.expiration - datetime.now(UTC)
 
-    return asyncio.run(scenario())
+    # A loop of its own, never made the thread's current one: asyncio.run() would leave the main thread
+    # without a current loop, and Pulumi's mocks in later tests ask for it.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(scenario())
+    finally:
+        loop.close()
 
 
 def test_a_holder_renewing_often_lapses_after_the_silence(tmp_path: Path) -> None:
