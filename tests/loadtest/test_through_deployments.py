@@ -5,6 +5,7 @@ deployment's limit was retried as the project's servers are told to, and followe
 than Prefect's own wait would have let it."""
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -27,19 +28,7 @@ RUNS, ITEMS = 2, 10
 def test_auto_mode_runs_the_load_through_the_deployment_and_its_worker(prefect_server, tmp_path: Path):
     stack = make_stack(tmp_path)
     pool = deploy_rpa3(stack.name, ENVIRONMENT, stack.database_url)
-    with running_worker(pool, tmp_path / "worker.log") as worker:
-        args = (
-            "--stack",
-            stack.name,
-            "--flow-runs",
-            str(RUNS),
-            "--items",
-            str(ITEMS),
-            "--out-dir",
-            str(tmp_path),
-        )
-        done = loadtest(*args, timeout=600, context=worker.log_tail)
-        assert done.returncode == 0, f"{done.stdout}{done.stderr}\n{worker.log_tail()}"
+    done = loadtest_through_worker(stack.name, pool, tmp_path)
 
     assert f"deployments: rpa3/{stack.name} in pool {pool}" in done.stdout
     [json_path] = tmp_path.glob(f"{stack.name}-*.json")
@@ -86,19 +75,7 @@ def test_a_run_queued_behind_the_deployments_limit_follows_the_run_before_it(pre
         client.update_deployment(
             deployment.id, DeploymentUpdate(concurrency_limit=1, concurrency_options=enqueue)
         )
-    with running_worker(pool, tmp_path / "worker.log") as worker:
-        args = (
-            "--stack",
-            stack.name,
-            "--flow-runs",
-            str(RUNS),
-            "--items",
-            str(ITEMS),
-            "--out-dir",
-            str(tmp_path),
-        )
-        done = loadtest(*args, timeout=600, context=worker.log_tail)
-        assert done.returncode == 0, f"{done.stdout}{done.stderr}\n{worker.log_tail()}"
+    loadtest_through_worker(stack.name, pool, tmp_path)
 
     [json_path] = tmp_path.glob(f"{stack.name}-*.json")
     result = json.loads(json_path.read_text())
@@ -164,3 +141,12 @@ def test_ctrl_c_cancels_the_loads_deployment_runs(prefect_server, tmp_path: Path
         assert run.state_name in ("Cancelled", "Cancelling"), f"{output_text}\n{worker.log_tail()}"
         if run.state_name == "Cancelling":
             assert f"flows.stuck_cancelling --cancel {run.id}" in output_text, output_text
+
+
+def loadtest_through_worker(stack: str, pool: str, out_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m tools.loadtest` of RUNS x ITEMS on `stack`, with a process worker of `pool` running."""
+    with running_worker(pool, out_dir / "worker.log") as worker:
+        args = ("--stack", stack, "--flow-runs", str(RUNS), "--items", str(ITEMS), "--out-dir", str(out_dir))
+        done = loadtest(*args, timeout=600, context=worker.log_tail)
+        assert done.returncode == 0, f"{done.stdout}{done.stderr}\n{worker.log_tail()}"
+    return done
