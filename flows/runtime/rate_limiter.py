@@ -2,36 +2,51 @@
 
 The server's bucket holds `limit` slots that drain at `slot_decay_per_second`; every call must first occupy a
 slot, so over any T seconds at most limit + rate * T calls start, across all flow runs of the stack. Asking
-per call is what makes Prefect's own `rate_limit` slow, and the server's arithmetic punishes asking at random
-times: each write keeps only whole drained slots (`floor(rate * seconds since updated)`) and restarts the
-clock, losing half a slot on average. So a manager thread takes tokens for the waiting tasks in blocks, reads
-the limit first (reads change nothing), and times each write, and each retry of a write the server was too
-busy for, to land just after a whole slot has drained: almost nothing is lost to the rounding.
+per call is what makes Prefect's own `rate_limit` slow, and the server's arithmetic punishes asking often:
+each write, whoever makes it, keeps only whole drained slots (`floor(rate * seconds since updated)`) and
+restarts the clock, losing half a slot of drain on average. So a manager thread takes tokens for the run in
+few, big writes, reads the limit first (reads change nothing), and times each write, and each retry of a
+write the server was too busy for, to land just after a whole slot has drained (which helps where a slot
+takes longer to drain than a write's jitter). The next write goes out before the tokens on hand run out.
 
 A limit deleted, or changed into one without slot decay, under a running flow fails the waiting tasks with
 that error instead of leaving them to time out.
 
-A little of the bucket is left unused as headroom: a call may reach the service up to that much later than
-the server granted its token, and the calls still fit the service's own bucket of the same size. So a token
-is spent within the headroom, less a margin for sending the call, from the server's answer, or thrown away
-and asked for again (`dropped`: the server counted it all the same). On a busy interpreter a woken task
-waits for the GIL (up to 5 ms per CPU-bound thread): a tighter age threw away half the tokens there.
+Part of the bucket is left unused as headroom: a call may reach the service up to that much later than the
+server granted its token, and the calls still fit the service's own bucket of the same size. So a token is
+spent within the headroom, less a margin for sending the call, from the server's answer, or thrown away
+(`dropped`: the server counted it all the same). The headroom is also what lets a write be big: a token may
+wait that long for a task and a slot to spend it.
 
 Calls limited by a rate are usually limited by a concurrency limit too. Their tasks wait for the rate holding
-no slot, so that a queue for the rate keeps no slot from the other flow runs; given the pool of that limit,
-the manager takes a slot of it for each token right before taking the token (never more tokens than it got
-slots: a token waiting for a slot would go stale), and hands the two out together.
+no slot, so that a queue for the rate keeps no slot from the other flow runs: a task takes a token and a slot
+together. A write carries the tokens the run's slots can spend within a token's life: a free slot starts a
+call at once and another each time the longest of the recent calls could have ended, a slot in a call once
+its call should have ended. The slots go back to the pool as each call ends (the pool may rotate them out)
+and are taken again at once while tokens wait for one; free slots of the pool are taken for more tokens,
+and a waiting task waits in the pool for those the run lacks, so that the pool sees the demand.
+
+Issue 20 measured what this replaced (tests/loadproof: 10,000 items, three flow runs, a SQLite server): a slot
+taken for each token before its write and held through it, and writes of 1.8 tokens on average (5,495, and
+1,937 more the server was too busy for) with 150 ms of headroom, left the concurrency limit's slots 4.2 of 10
+held in no call and 3.6 in calls: 0.70 of the rate. With writes of 17 tokens (591, and 319 too busy): 0.96.
 """
 
 import logging
 import math
 import random
+import re
 import threading
 from array import array
 from collections import deque
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from prefect.context import FlowRunContext
+from prefect.logging import get_run_logger
 
 from flows.clock import SYSTEM_CLOCK, Clock
 from flows.runtime.deadline import Deadline
@@ -45,24 +60,59 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RatePolicy:
-    # Tokens per server write: this many seconds' worth, at most half the bucket (the other half absorbs the
-    # server's delays). Each write loses up to one slot to the server's rounding, so bigger is more exact.
+    # A write waiting for room waits for this many seconds' worth, at most half the bucket (the other half
+    # absorbs the server's delays): others arrive meanwhile, and fewer, bigger writes lose less to rounding.
     block_seconds: float = 0.5
-    # Leave this much of the rate unused in the bucket: a call may reach the service this much later than the
-    # server granted its token (response, thread wake-up, sending) without bunching beyond the bucket there.
-    # With 50 ms, the demo ERP's identical bucket once refused a call (three flow runs sharing two cores).
-    headroom_seconds: float = 0.15
+    # Leave this much of the rate unused in the bucket, at most half of it: a token may be spent this much
+    # later than the server granted it (its answer, a wait for a slot, the thread's wake-up, sending)
+    # without the calls bunching beyond the service's bucket. It is also a token's life, which sets how big
+    # a write can be: at 0.15 s, writes carried a few tokens each (above).
+    headroom_seconds: float = 0.5
     send_margin_seconds: float = 0.05  # of the headroom, for the call to go out once its task has the token
+    # A bucket of one slot keeps none back: its tokens live this long, for a woken task to take them.
+    shortest_token_seconds: float = 0.05
     idle_check_seconds: float = 0.5  # a manager with nobody to serve looks again this often, woken or not
     write_margin_seconds: tuple[float, float] = (0.002, 0.008)  # land this long after a slot drained
     retry_seconds: float = 0.05
-    slot_wait_seconds: float = 2.0  # how long the manager waits for slots before it looks at the limit again
+    slot_wait_seconds: float = 2.0  # how long the manager waits for a first slot before it reads again
+    recent_calls: int = 20  # the calls whose longest says when a slot in a call is back
 
 
 @dataclass(frozen=True)
-class _Grant:
-    granted_at: float  # the limiter's clock.monotonic()
-    slot: AbstractContextManager[None]  # the slot the call is made in (a no-op without a slot pool)
+class TokenCounts:
+    """What one limiter did with its rate limit: tokens the server granted it, of them spent by calls and
+    thrown away stale (granted - spent - dropped were on hand at the end), and its writes: granted, refused
+    (someone else took the room) and not written (the server was too busy)."""
+
+    limit: str
+    granted: int
+    spent: int
+    dropped: int
+    writes: int
+    refused_writes: int
+    busy_writes: int
+
+    _LINE = re.compile(
+        r"rate limiter (?P<limit>\S+): (?P<granted>\d+) tokens granted, (?P<spent>\d+) spent, "
+        r"(?P<dropped>\d+) dropped; (?P<writes>\d+) writes, (?P<refused_writes>\d+) refused, "
+        r"(?P<busy_writes>\d+) not written"
+    )
+
+    def line(self) -> str:
+        return (
+            f"rate limiter {self.limit}: {self.granted} tokens granted, {self.spent} spent, {self.dropped} "
+            f"dropped; {self.writes} writes, {self.refused_writes} refused, {self.busy_writes} not written "
+            "(the server was busy)"
+        )
+
+    @classmethod
+    def from_line(cls, line: str) -> Self | None:
+        """The counts a run logged (`line()`), None when `line` is not such a line."""
+        found = cls._LINE.search(line)
+        if found is None:
+            return None
+        numbers = {key: int(value) for key, value in found.groupdict().items() if key != "limit"}
+        return cls(limit=found["limit"], **numbers)
 
 
 class RateLimiter:
@@ -87,11 +137,24 @@ class RateLimiter:
         metrics.slot_waits_of(name, self._copy_waits)
         self._token_ready = clock.condition(self._lock)
         self._manager_wakeup = clock.condition(self._lock)
-        self._grants: deque[_Grant] = deque()  # unspent tokens, oldest first
+        self._tokens: deque[float] = deque()  # unspent tokens: when each was granted, oldest first
+        self._token_seconds = policy.headroom_seconds - policy.send_margin_seconds  # set at each read
+        self._free: list[AbstractContextManager[None]] = []  # slots taken for tokens, in no call yet
+        self._calls: dict[int, float] = {}  # this limiter's calls under way: when each started
+        self._call_seconds: deque[float] = deque(maxlen=policy.recent_calls)
+        self._write_seconds: deque[float] = deque(maxlen=policy.recent_calls)  # sent to answered
+        self._refill_seconds: deque[float] = deque(maxlen=policy.recent_calls)  # read to tokens granted
+        self._next_call = 0
         self.granted = 0  # tokens the server granted this limiter
+        self.spent = 0  # of them, taken by a task for its call
         self.dropped = 0  # of them, thrown away unspent
+        self.writes = 0
+        self.refused_writes = 0
+        self.busy_writes = 0
         self._waiting = 0
         self._short_of_slots = False  # the manager's last request for slots got fewer than it asked for
+        self._slots_wanted = 0  # by the manager, beyond those free: a waiting task asks the pool for them
+        self._asking = False
         self._closing = False
         self._failure: RuntimeConfigurationError | None = None
         self._manager = threading.Thread(target=self._manage, name=f"rate:{name}", daemon=True)
@@ -103,8 +166,8 @@ class RateLimiter:
         return self._slots
 
     def wait_for_token(self, deadline: Deadline) -> AbstractContextManager[None]:
-        """Wait for a token, holding no slot. With a slot pool, the token comes with a slot of it, taken when
-        the token was: make the call at once, inside the returned context, which gives the slot back."""
+        """Wait for a token, holding no slot. With a slot pool, the token comes with a slot of it: make the
+        call at once, inside the returned context, which gives the slot back."""
         waiting_since: float | None = None  # None while no wait: a token at hand counts as no wait at all
         with self._lock:
             self._waiting += 1
@@ -113,17 +176,22 @@ class RateLimiter:
                 while not deadline.expired():
                     if self._drop_stale_tokens(self._clock.monotonic()):
                         self._manager_wakeup.notify()  # this task woke too late for it: ask for another
-                    if self._grants:
+                    if self._tokens and (self._slots is None or self._free):
                         self._waits.append(
                             0.0 if waiting_since is None else self._clock.monotonic() - waiting_since
                         )
-                        return self._grants.popleft().slot
+                        self._tokens.popleft()
+                        self.spent += 1
+                        return self._start_call(self._free.pop() if self._free else nullcontext())
                     if self._failure is not None:
                         raise self._failure
                     if self._closing:
                         raise RuntimeError(f"rate limiter {self.name!r} is closed")
                     if waiting_since is None:
                         waiting_since = self._clock.monotonic()
+                    if self._slots is not None and self._slots_wanted > 0 and not self._asking:
+                        self._ask_for_slots(self._slots, deadline)
+                        continue
                     self._token_ready.wait(deadline.remaining())
                 short_of_slots = self._slots is not None and self._short_of_slots
                 self._waits.append(0.0 if waiting_since is None else self._clock.monotonic() - waiting_since)
@@ -132,6 +200,36 @@ class RateLimiter:
         if self._slots is not None and short_of_slots:  # the slots held it back, not the rate
             raise SlotWaitTimeout(self._slots.name, deadline.seconds, self._slots.why_no_slot(deadline))
         raise SlotWaitTimeout(self.name, deadline.seconds)
+
+    def counts(self) -> TokenCounts:
+        with self._lock:
+            return TokenCounts(
+                self.name,
+                self.granted,
+                self.spent,
+                self.dropped,
+                self.writes,
+                self.refused_writes,
+                self.busy_writes,
+            )
+
+    def _ask_for_slots(self, pool: SlotPool, deadline: Deadline) -> None:
+        """Wait in the pool for the slots the manager wants, on behalf of the run: a waiting task does, so
+        that the pool sees the demand (it leases for it, and keeps the blocks a wait would take) while the
+        manager goes on writing tokens for the slots the run has. Called with the lock held, released
+        meanwhile."""
+        wanted, self._asking = self._slots_wanted, True
+        self._lock.release()
+        try:
+            until = min(deadline.expires_at, self._clock.monotonic() + self._policy.slot_wait_seconds)
+            taken = pool.take_up_to(wanted, until)
+        finally:
+            self._lock.acquire()
+            self._asking = False
+        self._free.extend(taken)
+        self._slots_wanted = max(0, self._slots_wanted - len(taken))
+        self._manager_wakeup.notify()  # tokens for them
+        self._token_ready.notify(len(taken))
 
     def _copy_waits(self) -> Samples:
         with self._lock:
@@ -144,27 +242,112 @@ class RateLimiter:
             self._token_ready.notify_all()
         self._manager.join(5)
         with self._lock:
-            _give_back([grant.slot for grant in self._grants])
-            self._grants.clear()
+            free, self._free = self._free, []
+        _give_back(free)
+        if self.granted:
+            counts = self.counts()
+            # Inside a flow run, the run logger puts the line in the run's logs on the server.
+            (get_run_logger() if FlowRunContext.get() else logger).info(counts.line())
+
+    # Task side.
+
+    def _start_call(self, slot: AbstractContextManager[None]) -> "_Call":
+        """Called with the lock held."""
+        call = self._next_call
+        self._next_call += 1
+        self._calls[call] = self._clock.monotonic()
+        return _Call(self, call, slot)
+
+    def _call_ended(self, call: int, slot: AbstractContextManager[None]) -> None:
+        _give_back([slot])  # to the pool, which may rotate it out; taken again at once if a token needs it
+        with self._lock:
+            self._call_seconds.append(self._clock.monotonic() - self._calls.pop(call))
+            self._manager_wakeup.notify()
+        with suppress(RuntimeError):  # the pool closed or failed: the manager and the waiting tasks learn it
+            self._take_free_slots()
+
+    def _take_free_slots(self) -> None:
+        """Free slots of the pool for the tokens that have none, taken at once: none is waited for."""
+        if self._slots is None:
+            return
+        with self._lock:
+            short = len(self._tokens) - len(self._free)
+        if short <= 0 or self._closing:
+            return
+        taken = self._slots.take_up_to(short, self._clock.monotonic())
+        with self._lock:
+            self._free.extend(taken)
+            self._token_ready.notify(len(taken))
 
     def _drop_stale_tokens(self, now: float) -> int:
-        max_age = self._policy.headroom_seconds - self._policy.send_margin_seconds
         dropped = 0
-        while self._grants and now - self._grants[0].granted_at > max_age:
-            _give_back([self._grants.popleft().slot])
+        while self._tokens and now - self._tokens[0] > self._token_seconds:
+            self._tokens.popleft()
             dropped += 1
         self.dropped += dropped
         return dropped
 
+    # Manager side: the only thread that writes to the server.
+
     def _unserved(self) -> int:
+        """Tokens short of what the waiting tasks take now and, when calls are known to be short, of what
+        the calls under way take while a write is under way: the next write goes out before the tokens on
+        hand run out, and no task waits for the server's answer. Called with the lock held."""
         self._drop_stale_tokens(self._clock.monotonic())
-        return self._waiting - len(self._grants)
+        ahead = 0
+        if self._tokens_per_slot() > 1 and self._refill_seconds:
+            # Twice a refill's usual time, read and write: a write the server was too busy for is retried.
+            refill = sorted(self._refill_seconds)[len(self._refill_seconds) // 2]
+            ahead = math.ceil(len(self._calls) * min(1.0, 2 * refill / self._longest_call()))
+        return self._waiting + ahead - len(self._tokens)
+
+    def _spendable(self, now: float) -> int:
+        """Tokens this run can spend within a token's life from `now`, beyond those on hand: by its free slots
+        and the slots of its calls, while a task waits for each. Called with the lock held."""
+        free = len(self._free) if self._slots is not None else self._waiting
+        per_slot = self._tokens_per_slot()
+        tokens = min(free, self._waiting) * per_slot
+        if per_slot > 1:  # a slot in a call is back in time for a token only if calls are known to be short
+            call = self._longest_call()
+            end = now + self._token_seconds
+            for started in self._calls.values():
+                back = max(now, started + call)
+                if back <= end:
+                    tokens += 1 + math.floor((end - back) / call)
+        return tokens - len(self._tokens)
+
+    def _tokens_per_slot(self) -> int:
+        """Calls a free slot can start within a token's life: one after another, each as long as the longest
+        recent call; one until enough calls tell. Called with the lock held."""
+        if len(self._call_seconds) < self._policy.recent_calls:
+            return 1
+        return 1 + math.floor(self._token_seconds / self._longest_call())
+
+    def _longest_call(self) -> float:
+        """The longest of the recent calls, in seconds, at least a millisecond. Called with the lock held."""
+        return max(max(self._call_seconds), 1e-3)
+
+    def _surplus_slots(self) -> list[AbstractContextManager[None]]:
+        """Free slots no token on hand needs, taken out to go back to the pool. Called with the lock held."""
+        surplus = len(self._free) - len(self._tokens)
+        if surplus <= 0:
+            return []
+        given, self._free = self._free[:surplus], self._free[surplus:]
+        return given
 
     def _manage(self) -> None:
         while True:
             with self._lock:
                 while not self._closing and self._unserved() <= 0:
-                    self._manager_wakeup.wait(self._policy.idle_check_seconds)
+                    surplus = self._surplus_slots()
+                    if not surplus:
+                        self._manager_wakeup.wait(self._policy.idle_check_seconds)
+                        continue
+                    self._lock.release()
+                    try:
+                        _give_back(surplus)
+                    finally:
+                        self._lock.acquire()
                 if self._closing:
                     return
                 wanted = self._unserved()
@@ -182,68 +365,122 @@ class RateLimiter:
                 self._sleep(self._policy.retry_seconds)
 
     def _serve(self, wanted: int) -> None:
+        started = self._clock.monotonic()
         state = self._api.read(self.name)
         decay = state.slot_decay_per_second
         if decay <= 0:
             raise NotARateLimitError(self.name)
-        headroom = math.ceil(decay * self._policy.headroom_seconds) if state.limit > 1 else 0
-        capacity = max(1, state.limit - headroom)
+        # The headroom, as whole slots the bucket keeps back; a token lives as long as they take to drain.
+        headroom = min(math.ceil(decay * self._policy.headroom_seconds), state.limit // 2)
+        capacity = state.limit - headroom
         block = max(1, min(capacity // 2, round(decay * self._policy.block_seconds)))
-        now = read_at = self._clock.now()
-        if _room_at(state, wanted, capacity, now) <= now:
-            write_at = now  # the rate is not what holds these tasks back
-        else:
-            # It is: wait for a whole block's room, however few wait now. Others arrive meanwhile, and every
-            # write costs up to a slot in rounding, so fewer, bigger writes keep the rate exact.
-            write_at = _room_at(state, block, capacity, now)
-        while not self._closing:
-            self._sleep_until(write_at)
-            # After a busy server made this write late, the bucket holds more room: take it while it lasts.
-            room = capacity - _occupied(state, read_at, self._clock.now())
+        with self._lock:
+            self._token_seconds = max(
+                headroom / decay - self._policy.send_margin_seconds, self._policy.shortest_token_seconds
+            )
+        read_at = self._clock.now()
+        lands_at = read_at + self._write_latency()  # a write sent now
+        land_at: datetime | None = None  # None: send at once
+        waited_for_room = _room_at(state, wanted, capacity, lands_at) > lands_at
+        if waited_for_room:
+            # The rate holds these tasks back: wait for a whole block's room, however few wait now. Others
+            # arrive meanwhile, and every write costs half a slot in rounding, so fewer, bigger writes keep
+            # the rate exact. The free slots no token needs go back meanwhile: held idle, they would keep
+            # them from other flow runs.
+            land_at = _room_at(state, block, capacity, lands_at)
             with self._lock:
-                count = min(max(block, room), self._unserved())
+                surplus = self._surplus_slots()
+            _give_back(surplus)
+        while not self._closing:
+            if land_at is not None:
+                # Sent when it lands just after a whole slot drained (the next one, if it is too late for
+                # `land_at`): the server then loses almost nothing of the drain to its rounding.
+                lands_at = self._clock.now() + self._write_latency()
+                if land_at < lands_at:
+                    land_at = _next_whole_slot(state, lands_at)
+                self._sleep_until(land_at)
+            lands_at = self._clock.now() + self._write_latency()
+            # After a busy server made this write late, the bucket holds more room: take it while it lasts.
+            room = capacity - _occupied(state, read_at, lands_at)
+            # Slots for as many tokens as the rate grants in a token's life, or the room if more: fewer
+            # would cap the run below the rate, as its own tokens in the bucket leave it less room.
+            count = min(room, self._spendable_with_slots(max(room, math.ceil(decay * self._token_seconds))))
             if count <= 0:
+                # The slots, not the rate, hold these calls back: read again once some came, or a call ended.
+                with self._lock:
+                    self._manager_wakeup.wait(self._policy.slot_wait_seconds)
                 return
-            # Tokens only for calls that have a slot: one without would go stale, wasted, waiting for it.
-            slots = self._slots_for(count)
-            if not slots:
-                return  # the slots, not the rate, hold these calls back: read again later
+            sent_at = self._clock.monotonic()
             try:
-                taken = self._api.take_rate_tokens(self.name, len(slots))
+                taken = self._api.take_rate_tokens(self.name, count)
             except ServerBusy:
-                _give_back(slots)
-                write_at = _next_whole_slot(state, self._clock.now())  # it wrote nothing: try again then
+                self.busy_writes += 1
+                # It wrote nothing: land just after the next whole slot instead.
+                land_at = _next_whole_slot(state, self._clock.now() + self._write_latency())
                 continue
-            except BaseException:
-                _give_back(slots)
-                raise
+            self._write_seconds.append(self._clock.monotonic() - sent_at)
             if not taken:
-                _give_back(slots)
+                self.refused_writes += 1
                 return  # someone else took the room: read again
             with self._lock:
                 granted_at = self._clock.monotonic()
-                self.granted += len(slots)
-                self._grants.extend(_Grant(granted_at, slot) for slot in slots)
-                self._token_ready.notify(len(slots))
+                if not waited_for_room:  # a refill's own time: the read, the write and its retries
+                    self._refill_seconds.append(granted_at - started)
+                self.granted += count
+                self.writes += 1
+                self._tokens.extend(granted_at for _ in range(count))
+                self._token_ready.notify(count)
+            self._take_free_slots()
             return
 
-    def _slots_for(self, count: int) -> list[AbstractContextManager[None]]:
-        if self._slots is None:
-            return [nullcontext() for _ in range(count)]
-        slots = self._slots.take_up_to(count, self._clock.monotonic() + self._policy.slot_wait_seconds)
+    def _spendable_with_slots(self, target: int) -> int:
+        """Tokens the run can spend within their life: free slots of the pool are taken for those short of
+        `target` it could not spend otherwise, and a waiting task asks the pool for the rest."""
         with self._lock:
-            self._short_of_slots = len(slots) < count
-        return slots
+            spendable = self._spendable(self._clock.monotonic())
+            # Slots for the tokens short of `target`, each worth a few; never more than tasks wait for.
+            wanted = min(self._waiting - len(self._free), -(-(target - spendable) // self._tokens_per_slot()))
+        free_now = self._clock.monotonic()  # free ones only: none is waited for
+        taken = [] if self._slots is None or wanted <= 0 else self._slots.take_up_to(wanted, free_now)
+        with self._lock:
+            self._free.extend(taken)
+            self._slots_wanted = max(0, wanted - len(taken))
+            self._short_of_slots = self._slots_wanted > 0
+            if self._slots_wanted and not self._asking:
+                self._token_ready.notify()
+            return self._spendable(self._clock.monotonic())
+
+    def _write_latency(self) -> timedelta:
+        """The recent writes' time to an answer, at the median: about when a write sent now lands."""
+        if not self._write_seconds:
+            return timedelta(0)
+        return timedelta(seconds=sorted(self._write_seconds)[len(self._write_seconds) // 2])
 
     def _sleep_until(self, when: datetime) -> None:
+        """Until a write sent then would land a little after `when`."""
         margin = random.uniform(*self._policy.write_margin_seconds)
-        self._sleep((when - self._clock.now()).total_seconds() + margin)
+        self._sleep((when - self._write_latency() - self._clock.now()).total_seconds() + margin)
 
     def _sleep(self, seconds: float) -> None:
         wake_at = self._clock.monotonic() + seconds
         with self._lock:
             while not self._closing and (remaining := wake_at - self._clock.monotonic()) > 0:
                 self._manager_wakeup.wait(remaining)
+
+
+class _Call:
+    """A call's hold on its slot: ending it gives the slot back and tells the limiter how long it took."""
+
+    def __init__(self, limiter: RateLimiter, call: int, slot: AbstractContextManager[None]) -> None:
+        self._limiter, self._call, self._slot = limiter, call, slot
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._limiter._call_ended(self._call, self._slot)
 
 
 def _give_back(slots: list[AbstractContextManager[None]]) -> None:

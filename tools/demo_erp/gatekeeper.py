@@ -99,7 +99,7 @@ class Gatekeeper:
             stats.early_retries += 1
 
         rejection = self._rejection(monotonic)
-        self.timeline.arrival(now, self.gauge.current, accepted=rejection is None)
+        self.timeline.arrival(now, self.gauge.current, accepted=rejection is None, caller=caller)
         if rejection is None:
             self.gauge.enter(monotonic)
             stats.accepted += 1
@@ -140,7 +140,7 @@ class Gatekeeper:
         self.gauge.leave(monotonic)
         now = self.clock.now().timestamp()
         latency = None if arrived_at is None else monotonic - arrived_at
-        self.timeline.completion(now, self.gauge.current, latency)
+        self.timeline.completion(now, self.gauge.current, latency, caller)
         self.stats.last_completion = now
         self.stats.request_seconds = self.gauge.request_seconds
         if caller is not None:

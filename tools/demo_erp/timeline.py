@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from tools.demo_erp.behaviour import ErpBehaviour
+from tools.demo_erp.stats import CallerStats
 
 BUCKET_SECONDS = 0.25
 # Enough for a long load test; a demo ERP left running for days keeps the newest ones only.
@@ -29,6 +30,8 @@ class TimelineBucket(BaseModel):
     highest_admitted: int = 0
     # Admitted requests waiting for a place in service (ErpBehaviour.capacity), at most.
     highest_waiting: int = 0
+    # Admitted requests in flight, summed over the interval: divided by its length, the mean in flight.
+    in_flight_seconds: float = 0.0
     # Arrival to answer of the accepted requests answered in this interval (waiting in line included).
     latency_mean_seconds: float | None = None
     latency_p95_seconds: float | None = None
@@ -60,6 +63,8 @@ class ErpTimeline(BaseModel):
     latency_p50_seconds: float | None
     latency_p95_seconds: float | None
     changes: list[BehaviourChange] = []
+    # Per caller (the flow run, for the RPA flows): its first arrival, last completion and calls accepted.
+    callers: dict[str, CallerStats] = {}
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float | None:
@@ -83,6 +88,10 @@ class TimelineRecorder:
     _bucket_latencies: dict[int, list[float]] = field(default_factory=dict)
     _changes: list[BehaviourChange] = field(default_factory=list)
     _completed: int = 0
+    _in_flight_seconds: dict[int, float] = field(default_factory=dict)  # per bucket
+    _in_flight: int = 0  # admitted requests in flight since the last arrival or completion
+    _last_change: float | None = None
+    _callers: dict[str, CallerStats] = field(default_factory=dict)
 
     def _bucket(self, now: float, in_flight: int) -> TimelineBucket:
         index = math.floor(now / self.bucket_seconds)
@@ -92,6 +101,7 @@ class TimelineRecorder:
                 oldest = min(self._buckets)
                 del self._buckets[oldest]
                 self._in_flight_after.pop(oldest, None)
+                self._in_flight_seconds.pop(oldest, None)
                 self._bucket_latencies.pop(oldest, None)
             # What was already in flight when the bucket began counts towards its concurrency.
             bucket = TimelineBucket(
@@ -100,8 +110,25 @@ class TimelineRecorder:
             self._buckets[index] = bucket
         return bucket
 
-    def arrival(self, now: float, in_flight: int, accepted: bool) -> None:
+    def _in_flight_until(self, now: float, in_flight: int) -> None:
+        """Sum the requests in flight since the last change into the buckets up to `now`; `in_flight` from
+        then on."""
+        since, self._last_change = self._last_change, now
+        held, self._in_flight = self._in_flight, in_flight
+        if since is None or held == 0:
+            return
+        index = math.floor(since / self.bucket_seconds)
+        while since < now:
+            until = min(now, (index + 1) * self.bucket_seconds)
+            self._in_flight_seconds[index] = self._in_flight_seconds.get(index, 0.0) + held * (until - since)
+            since, index = until, index + 1
+
+    def arrival(self, now: float, in_flight: int, accepted: bool, caller: str | None = None) -> None:
         """`in_flight`: the requests in flight before this one arrived."""
+        self._in_flight_until(now, in_flight + int(accepted))
+        if caller is not None:
+            seen = self._callers.setdefault(caller, CallerStats(first_arrival=now))
+            seen.accepted += int(accepted)
         bucket = self._bucket(now, in_flight)
         bucket.arrivals += 1
         bucket.highest_concurrency = max(bucket.highest_concurrency, in_flight + 1)
@@ -112,9 +139,14 @@ class TimelineRecorder:
             bucket.rejected += 1
         self._in_flight_after[math.floor(now / self.bucket_seconds)] = in_flight + int(accepted)
 
-    def completion(self, now: float, in_flight: int, latency_seconds: float | None) -> None:
+    def completion(
+        self, now: float, in_flight: int, latency_seconds: float | None, caller: str | None = None
+    ) -> None:
         """`in_flight`: the requests still in flight after this one completed; `latency_seconds` None when the
         caller did not time the request."""
+        self._in_flight_until(now, in_flight)
+        if caller in self._callers:
+            self._callers[caller].last_completion = now
         bucket = self._bucket(now, in_flight + 1)
         bucket.completed += 1
         bucket.highest_admitted = max(bucket.highest_admitted, in_flight + 1)
@@ -168,6 +200,7 @@ class TimelineRecorder:
                     if values:
                         bucket.latency_mean_seconds = sum(values) / len(values)
                         bucket.latency_p95_seconds = percentile(values, 0.95)
+                bucket.in_flight_seconds = self._in_flight_seconds.get(index, 0.0)
                 buckets.append(bucket)
                 in_flight = self._in_flight_after.get(index, in_flight)
         latencies = sorted(seconds for _, seconds in self._latencies)
@@ -178,4 +211,5 @@ class TimelineRecorder:
             latency_p50_seconds=percentile(latencies, 0.50),
             latency_p95_seconds=percentile(latencies, 0.95),
             changes=[change.model_copy() for change in self._changes],
+            callers={caller: seen.model_copy() for caller, seen in self._callers.items()},
         )
