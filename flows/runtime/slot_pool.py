@@ -18,13 +18,18 @@ server, never a task:
   with writes, so the slots are best asked for before them;
 - shrink: a block none of whose slots is used for `linger_seconds` goes back to the server. Tasks are packed
   into the fullest blocks, so when demand falls whole blocks fall idle;
-- wait visibly: the server keeps no trace of a denied request, so a pool whose tasks wait on the full limit
-  holds one slot of the limit's waiters limit (`<limit>-waiters`, created by the first pool that needs it)
-  until they are served; holders of the full limit read how many flow runs wait there;
+- stand up to be counted: the server keeps no trace of a denied request, so a pool whose tasks wait on the
+  full limit holds `waiting_weight` slots of the limit's waiters limit (`<limit>-waiters`, created by the
+  first pool that needs it) until they are served, `short_weight` while it holds a slot or more below its
+  fair share, and one slot while it only holds slots of the full limit: the count tells how many flow runs
+  wait, how many of them are short, and how many contend for the limit at all (up to 99 of each);
 - rotate: while the limit is full and other flow runs wait, a block held longer than its tenure stops taking
   tasks and goes back as soon as its slots do, so that they get their turn, but only while this pool holds
-  more than its fair share (the limit over the flow runs waiting, itself included): no run hands back every
-  block at once, and none when nobody waits. This pool then waits `courtesy_seconds` before asking again.
+  more than its fair share (the limit over the flow runs contending for it, holding or waiting, itself
+  included): a whole slot more, or any more while a waiting run is short, or, with more runs than slots,
+  every slot: then slots go round. No run hands back every block at once, and none when nobody waits.
+  Satisfied holders count: two runs holding half the limit each, with a third waiting, hold more than a
+  third each. This pool then waits `courtesy_seconds` before asking again.
   If the waiters limit cannot be had (a server refusing to create it), the pool rotates whenever the limit
   is full, and learns from the rotations: if the limit is full again at its next read, somebody took the
   slots it gave back and the tenure returns to `tenure_seconds`; if twice in a row nobody did, the tenure
@@ -104,6 +109,10 @@ class SlotPolicy:
     leftover_seconds: float = 0.5
     contention_seconds: float = 5.0  # a limit found full this recently may have flow runs waiting for it
     waiters_limit: int = 1_000_000  # the waiters limit is a count, never a bound
+    # Slots of the waiters limit a waiting pool holds, one short of its share, against one for a pool only
+    # holding slots: the count's digits in base 100 are how many flow runs are short, wait, and hold.
+    waiting_weight: int = 100
+    short_weight: int = 10_000
 
     @property
     def lapses_after(self) -> float:
@@ -177,9 +186,13 @@ class SlotPool:
         self._seen_updated: datetime | None = None
         self._seen_limit = 0
         self._waiters_name = waiters_limit_name(name)
-        self._waiter: _Block | None = None  # this pool's slot on the waiters limit, while its tasks wait
+        # This pool's lease on the waiters limit: `waiting_weight` or `short_weight` slots while its tasks
+        # wait, one while it holds slots of the full limit, none otherwise.
+        self._counted: _Block | None = None
         self._waiters_known = True  # False once the waiters limit could not be had: who waits is unknown
-        self._others_waiting = 0  # flow runs on the waiters limit, this one aside, as of the last read
+        self._others_waiting = 0  # flow runs waiting, this one aside, as of the last read
+        self._other_contenders = 0  # flow runs waiting or holding slots, this one aside, as of the last read
+        self._others_short = 0  # flow runs waiting a slot or more below their fair share, as of the last read
         self._closing = False
         # Until a lease of this pool is renewed, the server has yet to learn how often it renews.
         self._renewed_once = False
@@ -338,9 +351,9 @@ class SlotPool:
             lingered = self._waiting == 0 and now >= self._idle_until(block)
             if block.retiring or lingered:
                 self._retire(block, now, rotation=False)
-        if self._waiter is not None and (self._closing or self._unserved() <= 0):
-            self._to_release.append(self._waiter)  # served, or going: it waits no more
-            self._waiter = None
+        if self._counted is not None and (self._closing or not self._still_counted(now)):
+            self._to_release.append(self._counted)  # served, holding none, or going: it contends no more
+            self._counted = None
         release, self._to_release = self._to_release, []
         renew = [b for b in self._leases() if now >= b.renew_due]
         wants_slots = self._unserved() > 0 and not self._closing
@@ -394,8 +407,8 @@ class SlotPool:
             self._renewed_once = self._renewed_once or renewed
             block.renewed_at = sent_at
             block.renew_due = sent_at + self._policy.renew_every_seconds
-            if not renewed and block is self._waiter:
-                self._waiter = None  # registered again at the next denial
+            if not renewed and block is self._counted:
+                self._counted = None  # counted again at the next read or denial
             elif not renewed and block in self._blocks:
                 # Gone from the server: stop handing its slots out; slots still in use cannot be recalled
                 # (Prefect's own leases behave the same). Nothing to give back either.
@@ -421,8 +434,16 @@ class SlotPool:
                 self._full_untouched_since = now  # a write (a slot taken or given back) restarts the clock
             self._seen_updated, self._seen_limit = state.updated, state.limit
             watch_waiters = self._limit_full and self._waiters_known and bool(self._blocks)
+            count_holding = watch_waiters and self._counted is None and not self._closing
+        if count_holding:
+            self._count_self(1)
         if watch_waiters:
             self._read_waiters()
+            with self._lock:
+                recount = self._counted_waiting() and self._counted is not None
+                recount = recount and self._counted.size != self._waiting_weight()
+            if recount:
+                self._count_self(self._waiting_weight())
         with self._lock:
             held = sum(b.size for b in self._blocks) + sum(b.size for b in self._to_release)
             shared = state.active_slots > held  # other flow runs hold slots of this limit too
@@ -468,23 +489,44 @@ class SlotPool:
                 self._next_read = self._next_lease = leased_at + self._policy.pace_seconds
             else:
                 self._back_off(now)
-            register = lease_id is None and self._waiter is None and self._waiters_known and not self._closing
+            register = (
+                lease_id is None and not self._counted_waiting() and self._waiters_known and not self._closing
+            )
         if lease_id is not None:
             self._events.leased(self.name, lease_id, size)
         if register:
-            self._register_waiting()
+            self._count_self(self._waiting_weight())
         logger.debug("slot pool %s: %d waiting, leased %d", self.name, unserved, size if lease_id else 0)
 
     def _leases(self) -> list[_Block]:
-        """Every lease to renew: the blocks, and the slot on the waiters limit."""
-        return self._blocks if self._waiter is None else [*self._blocks, self._waiter]
+        """Every lease to renew: the blocks, and the one on the waiters limit."""
+        return self._blocks if self._counted is None else [*self._blocks, self._counted]
 
-    def _register_waiting(self) -> None:
-        """Hold a slot of the waiters limit while tasks wait: how holders of the full limit see this run."""
+    def _counted_waiting(self) -> bool:
+        return self._counted is not None and self._counted.size >= self._policy.waiting_weight
+
+    def _waiting_weight(self) -> int:
+        """How much this pool counts for on the waiters limit while it waits. Called with the lock held."""
+        return self._policy.short_weight if self._short_of_share() else self._policy.waiting_weight
+
+    def _still_counted(self, now: float) -> bool:
+        """Whether this pool still contends as it is counted: waiting, or holding slots of a limit found full
+        lately. Called with the lock held."""
+        if self._counted_waiting():
+            return self._unserved() > 0
+        return bool(self._blocks) and now - self._last_full < self._policy.contention_seconds
+
+    def _count_self(self, size: int) -> None:
+        """Lease this pool's count on the waiters limit, in place of the one it had: how the other pools of
+        the full limit see this run."""
+        with self._lock:
+            previous, self._counted = self._counted, None
         sent_at = self._clock.monotonic()
         try:
+            if previous is not None:
+                self._api.release(previous.lease_id)
             self._api.ensure_limit(self._waiters_name, self._policy.waiters_limit)
-            lease_id = self._api.lease_slots(self._waiters_name, 1, self._policy.lease_seconds)
+            lease_id = self._api.lease_slots(self._waiters_name, size, self._policy.lease_seconds)
         except LimitsApiError as error:  # refused (a key without the right to create limits): rotate blindly
             logger.warning("slot pool %s: no waiters limit, rotating whenever full: %s", self.name, error)
             with self._lock:
@@ -495,40 +537,63 @@ class SlotPool:
         policy = self._policy
         with self._lock:
             first_renewal = policy.renew_every_seconds if self._renewed_once else policy.first_renew_seconds
-            self._waiter = _Block(lease_id, 1, sent_at, sent_at, sent_at + first_renewal, tenure_factor=1.0)
+            renew_due = sent_at + first_renewal
+            self._counted = _Block(lease_id, size, sent_at, sent_at, renew_due, tenure_factor=1.0)
             self._manager_wakeup.notify()  # served meanwhile, perhaps: the next round gives it back
 
     def _read_waiters(self) -> None:
         try:
-            waiting = self._api.read(self._waiters_name).active_slots
+            counted = self._api.read(self._waiters_name).active_slots
         except MissingConcurrencyLimitError:
-            waiting = 0  # nobody has waited yet
+            counted = 0  # nobody has waited yet
+        short, rest = divmod(counted, self._policy.short_weight)
+        waiting, holding = divmod(rest, self._policy.waiting_weight)
         with self._lock:
-            self._others_waiting = max(0, waiting - (self._waiter is not None))
+            mine = 0 if self._counted is None else self._counted.size
+            short -= mine == self._policy.short_weight
+            waiting -= mine == self._policy.waiting_weight
+            holding -= mine == 1
+            self._others_short = max(0, short)
+            self._others_waiting = max(0, short + waiting)
+            self._other_contenders = max(0, short + waiting + holding)
 
     def _fair_share(self) -> float | None:
-        """The limit over the flow runs that want it (those waiting, and this one); None when unknown."""
+        """The limit over the flow runs that contend for it (waiting or holding slots, and this one); None
+        when unknown."""
         if not self._waiters_known:
             return None
-        return self._seen_limit / (self._others_waiting + 1)
+        return self._seen_limit / (self._other_contenders + 1)
+
+    def _short_of_share(self) -> bool:
+        """Holding a slot or more less than a fair share. Called with the lock held."""
+        fair = self._fair_share()
+        return fair is not None and sum(b.size for b in self._blocks) <= fair - 1
 
     def _below_fair_share(self) -> bool:
-        """Waiting while holding less than a fair share (a slot short at least). Called with the lock held."""
-        fair = self._fair_share()
-        held = sum(b.size for b in self._blocks)
-        return fair is not None and self._waiter is not None and held <= fair - 1
+        """Waiting while short of a fair share. Called with the lock held."""
+        return self._counted_waiting() and self._short_of_share()
 
     def _should_rotate(self, block: _Block, now: float) -> bool:
         """Whether a block goes back for others: the limit full, the block past its tenure, and, when who
-        waits is known, others waiting while this pool holds more than its fair share (it never falls more
-        than a slot below it). Called with the lock held."""
+        waits is known, others waiting while this pool holds more than its fair share. With more flow runs
+        than slots, slots go round; otherwise a whole slot above the share goes back, or any above it while
+        a waiting run is short of its own, so that shares settle (4, 3 and 3 of 10, never 4, 4 and 2)
+        instead of a slot going round for ever. The pool falls no more than a slot
+        below its share, unless the block is its last, of several slots (taken when nobody else wanted the
+        limit): kept, it would keep the others below theirs for good. Called with the lock held."""
         if not self._limit_full or now - block.acquired_at < self._tenure * block.tenure_factor:
             return False
         fair = self._fair_share()
         if fair is None:
             return True
-        held = sum(b.size for b in self._blocks if not b.retiring)
-        return self._others_waiting > 0 and held > fair and held - block.size > fair - 1
+        if self._others_waiting == 0:
+            return False
+        kept = [b for b in self._blocks if not b.retiring]
+        held = sum(b.size for b in kept)
+        if fair < 1:
+            return held > 0
+        above = held > fair if self._others_short else held >= fair + 1
+        return above and (held - block.size > fair - 1 or kept == [block])
 
     def _retire(self, block: _Block, now: float, *, rotation: bool) -> None:
         block.retiring = True

@@ -1,6 +1,8 @@
 """A busy interpreter wakes waiting tasks late. Tokens must not be wasted for it: every task gets one (none
-times out), the server grants few more tokens than are spent, the work takes no more than a few times as
-long as on a quiet interpreter, and the calls still fit the rate limit's bucket at the service."""
+times out), few tokens go stale before a task takes them, the work takes no more than a few times as long
+as on a quiet interpreter, and the calls still fit the rate limit's bucket at the service. Tokens still on
+hand when the work ends are no waste of waking late: at most one write's worth, which the last write may
+carry beyond the last call."""
 
 import threading
 import time
@@ -20,7 +22,9 @@ BURST = 10
 PER_SECOND = 20.0
 DEADLINE_SECONDS = 60  # 40 tokens at 20/s take 2 s; a stalled wait lasts until here
 # Bounds from issue 19: what a busy interpreter may cost, against the same work on a quiet one.
-MAX_GRANTED_PER_SPENT = 1.15
+MAX_DROPPED_PER_SPENT = 0.15
+# The bucket less its headroom (half of it at most): the most one write can carry, so the most left over.
+MOST_LEFT_OVER = BURST // 2
 MAX_SLOWDOWN = 4.0
 
 
@@ -29,12 +33,14 @@ class Outcome:
     timed_out: int
     spent: int
     granted: int
+    dropped: int
     seconds: float
     most_in_one_second: int
 
     def __str__(self) -> str:
         return (
-            f"{self.spent} tokens spent, {self.granted} granted, {self.timed_out} timed out, "
+            f"{self.spent} tokens spent, {self.granted} granted, {self.dropped} dropped stale, "
+            f"{self.timed_out} timed out, "
             f"{self.seconds:.2f} s, at most {self.most_in_one_second} calls in one second"
         )
 
@@ -48,7 +54,8 @@ def test_tasks_woken_late_waste_no_tokens(new_stack, with_slots: bool):
     print(f"quiet: {quiet}\nbusy ({BUSY_THREADS} CPU-bound threads): {busy}")
     for outcome in (quiet, busy):
         assert outcome.timed_out == 0
-        assert outcome.granted <= MAX_GRANTED_PER_SPENT * outcome.spent, "tokens thrown away"
+        assert outcome.dropped <= MAX_DROPPED_PER_SPENT * outcome.spent, "tokens went stale, thrown away"
+        assert outcome.granted - outcome.spent - outcome.dropped <= MOST_LEFT_OVER, "more than a write left"
         assert outcome.most_in_one_second <= BURST + PER_SECOND, "more calls in a second than the bucket lets"
     if not with_slots:
         # With slots, every token also waits for the slot pool's manager to lease one, and an idle block goes
@@ -75,8 +82,10 @@ def take_tokens(stack, busy_threads: int, with_slots: bool) -> Outcome:
         with spinning(busy_threads), ThreadPoolExecutor(WAITERS) as waiters:
             outcomes = list(waiters.map(take, range(REQUESTS)))
         seconds = time.monotonic() - started
-        granted = rate.granted
-    return Outcome(outcomes.count("timed out"), len(spent_at), granted, seconds, most_in_one_second(spent_at))
+        granted, dropped = rate.granted, rate.dropped
+    return Outcome(
+        outcomes.count("timed out"), len(spent_at), granted, dropped, seconds, most_in_one_second(spent_at)
+    )
 
 
 @contextmanager

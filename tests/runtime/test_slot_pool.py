@@ -207,3 +207,31 @@ def test_two_hungry_flow_runs_settle_at_fair_shares_without_mass_hand_back(clock
     assert all(w.error is None for w in [*early, *late])
     assert api.read("pair").active_slots == 0
     assert api.read("pair-waiters").active_slots == 0, "served runs wait no more"
+
+
+def test_a_run_arriving_after_two_satisfied_holders_gets_its_share(clock: ManualClock, pools) -> None:
+    """Two runs hold half of the limit each and want no more; a third then waits. Counted as waiting only,
+    it would see each of them at its fair share of two (5 of 10) and never get a slot."""
+    api = CountingLimitsApi(clock)
+    api.create_limit("trio", 10)
+    holders = [with_manager(lambda: new_pool("trio", api, clock)) for _ in range(2)]
+    pools.extend(pool for pool, _ in holders)
+    workers = [Worker(pool, clock, work_seconds=0.5) for pool, _ in holders for _ in range(5)]
+    for worker in workers:
+        worker.start()
+    threads = [*(manager for _, manager in holders), *workers]
+    clock.run_for(5.0, threads)
+    assert [held_by(pool) for pool, _ in holders] == [5, 5]
+    late, late_manager = with_manager(lambda: new_pool("trio", api, clock))
+    pools.append(late)
+    late_workers = [Worker(late, clock, work_seconds=0.5) for _ in range(5)]
+    for worker in late_workers:
+        worker.start()
+    threads += [late_manager, *late_workers]
+    clock.run_for(20.0, threads)
+    assert held_by(late) >= 3, [held_by(pool) for pool in pools]
+    assert sum(w.done for w in late_workers) >= 60  # 3 slots x 20 s / 0.5 s is 120
+    for worker in [*workers, *late_workers]:
+        worker.stop()
+    clock.run_for(2.0, threads)
+    assert all(w.error is None for w in [*workers, *late_workers])
