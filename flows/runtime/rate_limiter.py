@@ -381,16 +381,19 @@ class RateLimiter:
         read_at = self._clock.now()
         lands_at = read_at + self._write_latency()  # a write sent now
         land_at: datetime | None = None  # None: send at once
-        waited_for_room = _room_at(state, wanted, capacity, lands_at) > lands_at
+        # More tasks than the bucket holds wait for its room, not for more than it: with an empty bucket,
+        # the rate holds nobody back.
+        waited_for_room = _room_at(state, min(wanted, capacity), capacity, lands_at) > lands_at
         if waited_for_room:
             # The rate holds these tasks back: wait for a whole block's room, however few wait now. Others
             # arrive meanwhile, and every write costs half a slot in rounding, so fewer, bigger writes keep
             # the rate exact. The free slots no token needs go back meanwhile: held idle, they would keep
             # them from other flow runs.
             land_at = _room_at(state, block, capacity, lands_at)
-            with self._lock:
-                surplus = self._surplus_slots()
-            _give_back(surplus)
+            if land_at > lands_at:  # given back for no wait, they would be gone when the write needs them
+                with self._lock:
+                    surplus = self._surplus_slots()
+                _give_back(surplus)
         while not self._closing:
             if land_at is not None:
                 # Sent when it lands just after a whole slot drained (the next one, if it is too late for
