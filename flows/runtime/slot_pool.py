@@ -440,10 +440,11 @@ class SlotPool:
         if watch_waiters:
             self._read_waiters()
             with self._lock:
-                recount = self._counted_waiting() and self._counted is not None
-                recount = recount and self._counted.size != self._waiting_weight()
+                weight = self._waiting_weight()
+                counted = self._counted
+                recount = counted is not None and self._counted_waiting() and counted.size != weight
             if recount:
-                self._count_self(self._waiting_weight())
+                self._count_self(weight)
         with self._lock:
             held = sum(b.size for b in self._blocks) + sum(b.size for b in self._to_release)
             shared = state.active_slots > held  # other flow runs hold slots of this limit too
@@ -492,10 +493,11 @@ class SlotPool:
             register = (
                 lease_id is None and not self._counted_waiting() and self._waiters_known and not self._closing
             )
+            weight = self._waiting_weight()
         if lease_id is not None:
             self._events.leased(self.name, lease_id, size)
         if register:
-            self._count_self(self._waiting_weight())
+            self._count_self(weight)
         logger.debug("slot pool %s: %d waiting, leased %d", self.name, unserved, size if lease_id else 0)
 
     def _leases(self) -> list[_Block]:
