@@ -76,6 +76,7 @@ class RatePolicy:
     retry_seconds: float = 0.05
     slot_wait_seconds: float = 2.0  # how long the manager waits for a first slot before it reads again
     recent_calls: int = 20  # the calls whose longest says when a slot in a call is back
+    queue_after_seconds: float = 5.0  # a task waiting this long gets the next token before any newcomer
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,12 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._waits = array("d")  # seconds each task waited for its token, appended under `_lock`
         metrics.slot_waits_of(name, self._copy_waits)
-        self._token_ready = clock.condition(self._lock)
+        # Tasks waiting for a token, in the order they came: tokens go to the first of them, so that a task
+        # back from its call for the next item cannot take the token a task woken for it was about to take
+        # (with one slot, the same task took every token and the others timed out), once the first has
+        # waited `queue_after_seconds`; before, whoever runs first takes it, which on a busy interpreter
+        # wastes fewer tokens than waiting for the one woken. As many are woken as there are tokens to take.
+        self._line: deque[_Waiter] = deque()
         self._manager_wakeup = clock.condition(self._lock)
         self._tokens: deque[float] = deque()  # unspent tokens: when each was granted, oldest first
         self._token_seconds = policy.headroom_seconds - policy.send_margin_seconds  # set at each read
@@ -169,19 +175,22 @@ class RateLimiter:
         """Wait for a token, holding no slot. With a slot pool, the token comes with a slot of it: make the
         call at once, inside the returned context, which gives the slot back."""
         waiting_since: float | None = None  # None while no wait: a token at hand counts as no wait at all
+        me = _Waiter(self._clock.condition(self._lock), self._clock.monotonic())
         with self._lock:
             self._waiting += 1
+            self._line.append(me)
             self._manager_wakeup.notify()
             try:
                 while not deadline.expired():
                     if self._drop_stale_tokens(self._clock.monotonic()):
                         self._manager_wakeup.notify()  # this task woke too late for it: ask for another
-                    if self._tokens and (self._slots is None or self._free):
+                    if self._may_take(me):
                         self._waits.append(
                             0.0 if waiting_since is None else self._clock.monotonic() - waiting_since
                         )
                         self._tokens.popleft()
                         self.spent += 1
+                        self._line.remove(me)
                         return self._start_call(self._free.pop() if self._free else nullcontext())
                     if self._failure is not None:
                         raise self._failure
@@ -190,16 +199,57 @@ class RateLimiter:
                     if waiting_since is None:
                         waiting_since = self._clock.monotonic()
                     if self._slots is not None and self._slots_wanted > 0 and not self._asking:
-                        self._ask_for_slots(self._slots, deadline)
+                        me.asking = True
+                        try:
+                            self._ask_for_slots(self._slots, deadline)
+                        finally:
+                            me.asking = False
                         continue
-                    self._token_ready.wait(deadline.remaining())
+                    me.ready.wait(deadline.remaining())
                 short_of_slots = self._slots is not None and self._short_of_slots
                 self._waits.append(0.0 if waiting_since is None else self._clock.monotonic() - waiting_since)
             finally:
                 self._waiting -= 1
+                if me in self._line:  # it gave up, or failed: the next in line may take its token
+                    self._line.remove(me)
+                    self._wake_takers()
         if self._slots is not None and short_of_slots:  # the slots held it back, not the rate
             raise SlotWaitTimeout(self._slots.name, deadline.seconds, self._slots.why_no_slot(deadline))
         raise SlotWaitTimeout(self.name, deadline.seconds)
+
+    def _in_line(self) -> list["_Waiter"]:
+        """The tasks in line for a token, first first: those not away asking the pool for slots (one would
+        keep the tokens from everyone meanwhile). Called with the lock held."""
+        return [waiter for waiter in self._line if not waiter.asking]
+
+    def _takers(self) -> int:
+        """How many tasks can take a token now: a token each, with a slot each. Called with the lock held."""
+        return len(self._tokens) if self._slots is None else min(len(self._tokens), len(self._free))
+
+    def _may_take(self, me: "_Waiter") -> bool:
+        """Whether `me` may take a token: there is one to take, and `me` is among the first in line, one per
+        token, or the first has not waited long. Called with the lock held."""
+        takers = self._takers()
+        if takers <= 0:
+            return False
+        line = self._in_line()
+        waited = self._clock.monotonic() - line[0].since if line else 0.0
+        return waited < self._policy.queue_after_seconds or me in line[:takers]
+
+    def _wake_takers(self) -> None:
+        """Wake the tasks that can take a token now. Called with the lock held."""
+        for waiter in self._in_line()[: self._takers()]:
+            waiter.ready.notify()
+
+    def _wake_first(self) -> None:
+        """Called with the lock held."""
+        if line := self._in_line():
+            line[0].ready.notify()
+
+    def _wake_all(self) -> None:
+        """Called with the lock held."""
+        for waiter in self._line:
+            waiter.ready.notify()
 
     def counts(self) -> TokenCounts:
         with self._lock:
@@ -229,7 +279,7 @@ class RateLimiter:
         self._free.extend(taken)
         self._slots_wanted = max(0, self._slots_wanted - len(taken))
         self._manager_wakeup.notify()  # tokens for them
-        self._token_ready.notify(len(taken))
+        self._wake_takers()
 
     def _copy_waits(self) -> Samples:
         with self._lock:
@@ -239,7 +289,7 @@ class RateLimiter:
         with self._lock:
             self._closing = True
             self._manager_wakeup.notify()
-            self._token_ready.notify_all()
+            self._wake_all()
         self._manager.join(5)
         with self._lock:
             free, self._free = self._free, []
@@ -267,17 +317,20 @@ class RateLimiter:
             self._take_free_slots()
 
     def _take_free_slots(self) -> None:
-        """Free slots of the pool for the tokens that have none, taken at once: none is waited for."""
+        """Free slots of the pool for the tokens that have none, taken at once: none is waited for. Not while
+        a task waits in the pool for slots: it would find none of those given back (the task ending a call
+        runs on and takes them first), and the other tasks wait for it."""
         if self._slots is None:
             return
         with self._lock:
             short = len(self._tokens) - len(self._free)
-        if short <= 0 or self._closing:
+            asking = self._asking
+        if short <= 0 or self._closing or asking:
             return
         taken = self._slots.take_up_to(short, self._clock.monotonic())
         with self._lock:
             self._free.extend(taken)
-            self._token_ready.notify(len(taken))
+            self._wake_takers()
 
     def _drop_stale_tokens(self, now: float) -> int:
         dropped = 0
@@ -358,7 +411,7 @@ class RateLimiter:
                 with self._lock:
                     self._failure = error
                     self._closing = True
-                    self._token_ready.notify_all()
+                    self._wake_all()
                 return
             except Exception as error:
                 logger.warning("rate limiter %s: Prefect API call failed: %s", self.name, error)
@@ -432,7 +485,7 @@ class RateLimiter:
                 self.granted += count
                 self.writes += 1
                 self._tokens.extend(granted_at for _ in range(count))
-                self._token_ready.notify(count)
+                self._wake_takers()
             self._take_free_slots()
             return
 
@@ -450,7 +503,7 @@ class RateLimiter:
             self._slots_wanted = max(0, wanted - len(taken))
             self._short_of_slots = self._slots_wanted > 0
             if self._slots_wanted and not self._asking:
-                self._token_ready.notify()
+                self._wake_first()  # to ask the pool for them
             return self._spendable(self._clock.monotonic())
 
     def _write_latency(self) -> timedelta:
@@ -469,6 +522,17 @@ class RateLimiter:
         with self._lock:
             while not self._closing and (remaining := wake_at - self._clock.monotonic()) > 0:
                 self._manager_wakeup.wait(remaining)
+
+
+class _Waiter:
+    """A task waiting for a token: woken on its own when it is first in line."""
+
+    __slots__ = ("asking", "ready", "since")
+
+    def __init__(self, ready: threading.Condition, since: float) -> None:
+        self.ready = ready
+        self.since = since
+        self.asking = False  # away asking the slot pool for the slots the manager wants
 
 
 class _Call:

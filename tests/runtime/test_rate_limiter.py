@@ -255,3 +255,32 @@ def test_three_flow_runs_reach_the_rate_with_few_writes_and_no_waste() -> None:
         limiter.close()
     for pool in pools:
         pool.close()
+
+
+def test_a_task_back_from_its_call_does_not_take_every_token_from_those_waiting() -> None:
+    """One slot and three tasks: the task whose call just ended comes back for its next token first, every
+    time. Whoever ran first took it, and the others waited until their deadline (make loadtest STACK=dev:
+    two runs failed an item each on a 30 s timeout). A task waiting long is served before newcomers."""
+    clock = ManualClock(monotonic=0.0)
+    api = LaggyLimitsApi(clock)
+    api.create_limit("erp-api", 1)
+    api.create_limit("erp-api-rate", 100, slot_decay_per_second=100.0)
+    pool, pool_manager = with_manager(lambda: new_pool("erp-api", api, clock))
+    limiter, manager = with_manager(
+        lambda: RateLimiter("erp-api-rate", api, RatePolicy(), pool, metrics=RunMetrics(), clock=clock)
+    )
+    in_flight = [0, 0]
+    tasks = [CallingTask(limiter, clock, in_flight) for _ in range(3)]
+    for task in tasks:
+        task.start()
+    clock.run_for(SECONDS, [pool_manager, manager, *tasks])
+    calls = [len(task.calls) for task in tasks]
+    for task in tasks:
+        task.stopping = True
+    clock.run_for(2.0, [pool_manager, manager, *tasks])
+    assert [task.error for task in tasks] == [None] * len(tasks)
+    # 20 s of one slot at 50-60 ms a call is about 350 calls: each task gets a part of them.
+    assert min(calls) >= 0.1 * sum(calls), calls
+    assert in_flight[1] <= 1
+    limiter.close()
+    pool.close()
