@@ -90,9 +90,13 @@ class TokenTask(threading.Thread):
             while not self._stopping:
                 with self._limiter.wait_for_token(Deadline.after(600.0, self._clock)):
                     self.calls.append(self._clock.monotonic())
+                    self._call()
         except BaseException as error:  # reported to the test through `error`; closing ends the task
             if not self._stopping:
                 self.error = error
+
+    def _call(self) -> None:
+        """The call made with the token: none here, at once."""
 
     def stop(self) -> None:
         self._stopping = True

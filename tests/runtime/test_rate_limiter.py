@@ -10,7 +10,6 @@ from uuid import UUID
 import pytest
 
 from flows.clock import Clock
-from flows.runtime.deadline import Deadline
 from flows.runtime.errors import MissingConcurrencyLimitError, NotARateLimitError
 from flows.runtime.limits_api import LimitState
 from flows.runtime.rate_limiter import RateLimiter, RatePolicy
@@ -174,31 +173,21 @@ READ_SECONDS, WRITE_SECONDS = 0.01, 0.02
 CALL_SECONDS = 0.05
 
 
-class CallingTask(threading.Thread):
+class CallingTask(TokenTask):
     """An item thread of a flow run: a call after another, each `CALL_SECONDS` (x0.9-1.2) with its slot."""
 
     def __init__(self, limiter: RateLimiter, clock: ManualClock, in_flight: list[int]) -> None:
-        super().__init__(daemon=True)
-        self._limiter, self._clock, self._in_flight = limiter, clock, in_flight
+        super().__init__(limiter, clock)
+        self._in_flight = in_flight
         self._lock = threading.Lock()
         self._answered = clock.condition(self._lock)
-        self.stopping = False
-        self.calls: list[float] = []
-        self.error: BaseException | None = None
 
-    def run(self) -> None:
-        try:
-            while not self.stopping:
-                with self._limiter.wait_for_token(Deadline.after(600.0, self._clock)):
-                    self.calls.append(self._clock.monotonic())
-                    self._in_flight[0] += 1  # one thread at a time: every thread waits on the clock
-                    self._in_flight[1] = max(self._in_flight)
-                    with self._lock:
-                        self._answered.wait(CALL_SECONDS * random.uniform(0.9, 1.2))
-                    self._in_flight[0] -= 1
-        except BaseException as error:  # reported to the test through `error`; closing ends the task
-            if not self.stopping:
-                self.error = error
+    def _call(self) -> None:
+        self._in_flight[0] += 1  # one thread at a time: every thread waits on the clock
+        self._in_flight[1] = max(self._in_flight)
+        with self._lock:
+            self._answered.wait(CALL_SECONDS * random.uniform(0.9, 1.2))
+        self._in_flight[0] -= 1
 
 
 def test_three_flow_runs_reach_the_rate_with_few_writes_and_no_waste() -> None:
@@ -233,7 +222,7 @@ def test_three_flow_runs_reach_the_rate_with_few_writes_and_no_waste() -> None:
     before_the_end = [limiter.counts() for limiter in limiters]  # tokens on hand go stale as tasks stop
     calls = sorted(at for task in tasks for at in task.calls)
     for task in tasks:
-        task.stopping = True
+        task.stop()
     clock.run_for(2.0, [*managers, *tasks])  # each task's last call: then nobody waits, and all can close
     assert [task.error for task in tasks] == [None] * len(tasks)
     counts = [limiter.counts() for limiter in limiters]
@@ -276,7 +265,7 @@ def test_a_task_back_from_its_call_does_not_take_every_token_from_those_waiting(
     clock.run_for(SECONDS, [pool_manager, manager, *tasks])
     calls = [len(task.calls) for task in tasks]
     for task in tasks:
-        task.stopping = True
+        task.stop()
     clock.run_for(2.0, [pool_manager, manager, *tasks])
     assert [task.error for task in tasks] == [None] * len(tasks)
     # 20 s of one slot at 50-60 ms a call is about 350 calls: each task gets a part of them.
