@@ -7,6 +7,8 @@ from types import TracebackType
 
 from prefect.client.orchestration import get_client
 
+from tests.support.time_weighted import time_weighted_mean
+
 
 class HeldSlotsSampler:
     def __init__(self, limit_name: str, every_seconds: float = 0.1) -> None:
@@ -26,12 +28,10 @@ class HeldSlotsSampler:
 
     def mean_between(self, start: float, end: float) -> float:
         """Time-weighted mean of the slots held from `start` to `end` (each sample holds until the next)."""
-        total = 0.0
-        for (at, held), (next_at, _) in zip(self._samples, [*self._samples[1:], (end, 0)], strict=True):
-            overlap = min(next_at, end) - max(at, start)
-            if overlap > 0:
-                total += held * overlap
-        return total / (end - start)
+        mean = time_weighted_mean([(at, float(held)) for at, held in self._samples], start, end)
+        if mean is None:
+            raise ValueError(f"no slots sampled between {start} and {end}")
+        return mean
 
     def _sample(self) -> None:
         with get_client(sync_client=True) as client:

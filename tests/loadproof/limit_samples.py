@@ -10,6 +10,8 @@ from types import TracebackType
 
 from prefect.client.orchestration import SyncPrefectClient
 
+from tests.support.time_weighted import time_weighted_mean
+
 
 @dataclass(frozen=True)
 class LimitSample:
@@ -51,12 +53,4 @@ class LimitSampler:
 
 def mean_between(samples: list[LimitSample], start: float, end: float, field: str) -> float | None:
     """Time-weighted mean of a sample field from `start` to `end` (each sample holds until the next)."""
-    if end <= start or not samples:
-        return None
-    total = 0.0
-    for sample, after in zip(samples, [*samples[1:], None], strict=True):
-        until = end if after is None else after.at
-        overlap = min(until, end) - max(sample.at, start)
-        if overlap > 0:
-            total += getattr(sample, field) * overlap
-    return total / (end - start)
+    return time_weighted_mean([(sample.at, getattr(sample, field)) for sample in samples], start, end)
