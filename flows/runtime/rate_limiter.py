@@ -148,6 +148,13 @@ class RateLimiter:
         self._free: list[AbstractContextManager[None]] = []  # slots taken for tokens, in no call yet
         self._calls: dict[int, float] = {}  # this limiter's calls under way: when each started
         self._call_seconds: deque[float] = deque(maxlen=policy.recent_calls)
+        # On a busy interpreter a thread waits for the GIL at every step: a task woken for a token runs on
+        # only some time later, and a task back from its call asks for its next token some time after the
+        # call ended. A slot serves its next token only that much later, and tokens written for it meanwhile
+        # went stale (8 CPU-bound threads beside the tasks: writes of 5 tokens for a slot thrown away whole).
+        self._wake_seconds: deque[float] = deque(maxlen=policy.recent_calls)  # woken to running
+        self._return_seconds: deque[float] = deque(maxlen=policy.recent_calls)  # call ended to next wait
+        self._ended = threading.local()  # when this thread's last call ended: `at`
         self._write_seconds: deque[float] = deque(maxlen=policy.recent_calls)  # sent to answered
         self._refill_seconds: deque[float] = deque(maxlen=policy.recent_calls)  # read to tokens granted
         self._next_call = 0
@@ -177,11 +184,17 @@ class RateLimiter:
         waiting_since: float | None = None  # None while no wait: a token at hand counts as no wait at all
         me = _Waiter(self._clock.condition(self._lock), self._clock.monotonic())
         with self._lock:
+            if (ended := getattr(self._ended, "at", None)) is not None:
+                self._return_seconds.append(me.since - ended)
+                self._ended.at = None
             self._waiting += 1
             self._line.append(me)
             self._manager_wakeup.notify()
             try:
                 while not deadline.expired():
+                    if me.woken_at is not None:  # it runs now
+                        self._wake_seconds.append(self._clock.monotonic() - me.woken_at)
+                        me.woken_at = None
                     if self._drop_stale_tokens(self._clock.monotonic()):
                         self._manager_wakeup.notify()  # this task woke too late for it: ask for another
                     if self._may_take(me):
@@ -238,7 +251,10 @@ class RateLimiter:
 
     def _wake_takers(self) -> None:
         """Wake the tasks that can take a token now. Called with the lock held."""
+        now = self._clock.monotonic()
         for waiter in self._in_line()[: self._takers()]:
+            if waiter.woken_at is None:
+                waiter.woken_at = now
             waiter.ready.notify()
 
     def _wake_first(self) -> None:
@@ -311,7 +327,8 @@ class RateLimiter:
     def _call_ended(self, call: int, slot: AbstractContextManager[None]) -> None:
         _give_back([slot])  # to the pool, which may rotate it out; taken again at once if a token needs it
         with self._lock:
-            self._call_seconds.append(self._clock.monotonic() - self._calls.pop(call))
+            self._ended.at = self._clock.monotonic()
+            self._call_seconds.append(self._ended.at - self._calls.pop(call))
             self._manager_wakeup.notify()
         with suppress(RuntimeError):  # the pool closed or failed: the manager and the waiting tasks learn it
             self._take_free_slots()
@@ -361,20 +378,27 @@ class RateLimiter:
         per_slot = self._tokens_per_slot()
         tokens = min(free, self._waiting) * per_slot
         if per_slot > 1:  # a slot in a call is back in time for a token only if calls are known to be short
-            call = self._longest_call()
+            call, back_after = self._longest_call(), self._back_after_call()
             end = now + self._token_seconds
             for started in self._calls.values():
-                back = max(now, started + call)
+                back = max(now, started + call) + back_after
                 if back <= end:
-                    tokens += 1 + math.floor((end - back) / call)
+                    tokens += 1 + math.floor((end - back) / (call + back_after))
         return tokens - len(self._tokens)
 
     def _tokens_per_slot(self) -> int:
-        """Calls a free slot can start within a token's life: one after another, each as long as the longest
-        recent call; one until enough calls tell. Called with the lock held."""
+        """Calls a free slot can start within a token's life: the first once a waiting task woke for it, the
+        others one after another, each as long as the longest recent call and the time until a task comes
+        for the slot after it; one until enough calls tell. Called with the lock held."""
         if len(self._call_seconds) < self._policy.recent_calls:
             return 1
-        return 1 + math.floor(self._token_seconds / self._longest_call())
+        after_wake = self._token_seconds - max(self._wake_seconds, default=0.0)
+        return 1 + max(0, math.floor(after_wake / (self._longest_call() + self._back_after_call())))
+
+    def _back_after_call(self) -> float:
+        """How long after a call's end a task takes a token with its slot, at the longest recently: the task
+        back from the call, or one woken for it. Called with the lock held."""
+        return max(max(self._wake_seconds, default=0.0), max(self._return_seconds, default=0.0))
 
     def _longest_call(self) -> float:
         """The longest of the recent calls, in seconds, at least a millisecond. Called with the lock held."""
@@ -527,12 +551,13 @@ class RateLimiter:
 class _Waiter:
     """A task waiting for a token: woken on its own when it is first in line."""
 
-    __slots__ = ("asking", "ready", "since")
+    __slots__ = ("asking", "ready", "since", "woken_at")
 
     def __init__(self, ready: threading.Condition, since: float) -> None:
         self.ready = ready
         self.since = since
         self.asking = False  # away asking the slot pool for the slots the manager wants
+        self.woken_at: float | None = None  # when woken for a token, until it runs
 
 
 class _Call:

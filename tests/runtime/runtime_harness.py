@@ -91,12 +91,16 @@ class TokenTask(threading.Thread):
                 with self._limiter.wait_for_token(Deadline.after(600.0, self._clock)):
                     self.calls.append(self._clock.monotonic())
                     self._call()
+                self._between_calls()
         except BaseException as error:  # reported to the test through `error`; closing ends the task
             if not self._stopping:
                 self.error = error
 
     def _call(self) -> None:
         """The call made with the token: none here, at once."""
+
+    def _between_calls(self) -> None:
+        """What the task does with no slot before it asks for its next token: nothing here."""
 
     def stop(self) -> None:
         self._stopping = True

@@ -92,6 +92,27 @@ class _ManualCondition(threading.Condition):
             super().notify(sys.maxsize)
 
 
+class _SluggishCondition(_ManualCondition):
+    """A condition whose notified waits return `wake_seconds` late on the clock (see `ManualClock.sluggish`)."""
+
+    def __init__(self, lock: threading.Lock, timeline: _Timeline, wake_seconds: float) -> None:
+        super().__init__(lock, timeline)
+        self._held = lock
+        self._wake_seconds = wake_seconds
+
+    def wait(self, timeout: float | None = None) -> bool:
+        notified = super().wait(timeout)
+        if notified:
+            self._held.release()
+            try:
+                late = threading.Lock()
+                with late:
+                    _ManualCondition(late, self._timeline).wait(self._wake_seconds)
+            finally:
+                self._held.acquire()
+        return notified
+
+
 class ManualClock:
     def __init__(
         self,
@@ -99,10 +120,12 @@ class ManualClock:
         *,
         monotonic: float = 1000.0,
         timeline: _Timeline | None = None,
+        wake_seconds: float = 0.0,
     ) -> None:
         self._timeline = timeline or _Timeline(monotonic)
         self._origin = self._timeline.monotonic
         self._start = start
+        self._wake_seconds = wake_seconds
 
     def monotonic(self) -> float:
         return self._timeline.monotonic
@@ -111,7 +134,15 @@ class ManualClock:
         return self._start + timedelta(seconds=self._timeline.monotonic - self._origin)
 
     def condition(self, lock: threading.Lock) -> threading.Condition:
+        if self._wake_seconds > 0:
+            return _SluggishCondition(lock, self._timeline, self._wake_seconds)
         return _ManualCondition(lock, self._timeline)
+
+    def sluggish(self, wake_seconds: float) -> "ManualClock":
+        """This clock as a busy interpreter's threads see it: a thread notified out of a wait runs on only
+        `wake_seconds` later (waiting for the GIL), the condition's lock free meanwhile."""
+        start = self._start + timedelta(seconds=self._timeline.monotonic - self._origin)
+        return ManualClock(start, timeline=self._timeline, wake_seconds=wake_seconds)
 
     def skewed(self, seconds: float) -> "ManualClock":
         """This clock as another machine sees it: the same intervals, a wall clock `seconds` ahead."""
