@@ -309,14 +309,26 @@ class SlotPool:
             raise RuntimeError(f"slot pool {self.name!r} is closed")
 
     def _block_with_room(self) -> _Block | None:
-        """The fullest block that still has room: packing tasks lets the other blocks fall idle."""
-        open_blocks = [b for b in self._open_blocks(self._clock.monotonic()) if b.in_use < b.size]
-        return max(open_blocks, key=lambda b: (b.in_use, b.acquired_at), default=None)
+        """The fullest open block that still has room (the newest of a kind): packing tasks lets the other
+        blocks fall idle. One pass, no key function: every task entering a slot pays for it, under the lock,
+        over as many blocks as the run holds slots."""
+        renewed_since = self._clock.monotonic() - self._safe_seconds()
+        best: _Block | None = None
+        for block in self._blocks:
+            if block.retiring or block.in_use >= block.size or block.renewed_at <= renewed_since:
+                continue
+            if best is None or (block.in_use, block.acquired_at) >= (best.in_use, best.acquired_at):
+                best = block
+        return best
 
     def _open_blocks(self, now: float) -> list[_Block]:
         """Blocks that may take tasks: not retiring, and their lease surely outlives the next renewal."""
-        safe_until = self._policy.lapses_after - self._policy.renew_every_seconds
-        return [b for b in self._blocks if not b.retiring and now - b.renewed_at < safe_until]
+        safe_seconds = self._safe_seconds()
+        return [b for b in self._blocks if not b.retiring and now - b.renewed_at < safe_seconds]
+
+    def _safe_seconds(self) -> float:
+        """How long after its last renewal a lease surely outlives the next one."""
+        return self._policy.lapses_after - self._policy.renew_every_seconds
 
     def _give_back(self, block: _Block) -> None:
         now = self._clock.monotonic()
