@@ -11,9 +11,10 @@ thread talks to the server, never a task:
   limit takes all it needs (halving on, 5, 3, 1 and 1 of 10, a run alone ran at 0.95 of its limiter-free
   speed). While others may wait for the limit (it was found full within `contention_seconds`), a slot at a
   time, or what this run is short of its fair share at once; and a pool that holds slots already takes free
-  ones only once they have stayed free for `leftover_seconds` (what it gives back counts from then): those
-  holding none had their chance. Each lease is a write: on a SQLite server under load, most fail with
-  "database is locked" and are retried, which is why the first ones go before the flow run's own writes;
+  ones only once they have stayed free for `leftover_seconds`, no slot of the limit taken or given back
+  meanwhile: those holding none had their chance. Each lease is a write: on a SQLite server under load, most
+  fail with "database is locked" and are retried, which is why the first ones go before the flow run's own
+  writes;
 - warm: a pool told how many tasks are about to come (`warm`) leases its first slots before they ask, and
   keeps them unused for up to `warm_grace_seconds`; `warm(wait=True)` (the runtime's HTTP services) returns
   once they are answered. A flow run's task submissions flood Prefect's server with writes: among them a
@@ -97,11 +98,12 @@ class SlotPolicy:
     # answered in milliseconds; among their writes to a SQLite server it took 200-330 ms.
     warm_wait_seconds: float = 2.0
     pace_seconds: float = 0.2
-    # Jittered x0.75-1.25 per block, so blocks come back one by one. Each hand-over leaves a slot idle for a
-    # release, a poll and a lease; 3 s lost less to them than 2 s (six runs on a limit of 4: 0.91 of the
-    # ideal against 0.87) but let runs finish further apart (1.41x against 1.26x) and the last first call
-    # come later (4.6 s against 3.0 s).
-    tenure_seconds: float = 2.0
+    # Jittered x0.75-1.25 per lease, so slots come back one by one. Each hand-over leaves a slot idle for a
+    # release, a poll and a lease. Six runs on a limit of 4, a slot a lease (three runs each): 2.5 s ran at
+    # 0.924-0.934 of the ideal against 0.919-0.926 with 2 s, runs finishing 1.06-1.26x apart (1.08-1.10x),
+    # the last first call within 3 s either way. With blocks of several slots (before), 3 s let runs finish
+    # 1.41x apart and the last first call come at 4.6 s.
+    tenure_seconds: float = 2.5
     max_tenure_seconds: float = 20.0
     clock_margin_seconds: float = 5.0  # a lease answered 'gone' this long before it could expire was lost
     courtesy_seconds: float = 0.3
@@ -109,11 +111,11 @@ class SlotPolicy:
     # How soon a pool with waiting tasks asks again after a denial: one holding slots (or that just held
     # some) after `slow_poll_seconds`, one that has gone without for `starved_seconds` after
     # `fast_poll_seconds`, in between in proportion. A pool holding slots takes free ones only once they
-    # have stayed free for `leftover_seconds`.
+    # have stayed free for `leftover_seconds` (0.5 s left slots idle: six runs at 0.919-0.920 of the ideal).
     slow_poll_seconds: float = 0.5
     fast_poll_seconds: float = 0.1
     starved_seconds: float = 1.0
-    leftover_seconds: float = 0.5
+    leftover_seconds: float = 0.3
     contention_seconds: float = 5.0  # a limit found full this recently may have flow runs waiting for it
     waiters_limit: int = 1_000_000  # the waiters limit is a count, never a bound
     # Slots of the waiters limit a waiting pool holds, one short of its share, against one for a pool only
@@ -188,6 +190,7 @@ class SlotPool:
         # When this pool last held a block; a new pool counts as having gone without for long.
         self._last_held = clock.monotonic() - policy.starved_seconds
         self._free_since: float | None = None  # free slots a pool holding some is waiting to see left over
+        self._free_seen_updated: datetime | None = None  # the limit's last write when they were first seen
         self._last_full = -math.inf  # when a read last found the limit full
         self._lost_slots = 0  # of leases the server forgot before they could expire
         self._full_untouched_since: float | None = None  # since when the limit is full and nobody wrote it
@@ -507,10 +510,14 @@ class SlotPool:
             if contended and shared and held and state.free_slots > 0 and not below_fair_share:
                 # A flow run holding slots of a limit others wait for takes more only once they have stayed
                 # free for a while: those that hold none have had their chance at them first.
-                if self._free_since is None:
-                    self._free_since = now
-                if now - self._free_since < self._policy.leftover_seconds:
-                    self._next_read = self._free_since + self._policy.leftover_seconds
+                if self._free_since is None or state.updated != self._free_seen_updated:
+                    # Left over means free with no slot taken or given back since: a slot seen free at the
+                    # last read may have been taken, and the one free now just given back.
+                    self._free_since, self._free_seen_updated = now, state.updated
+                # The very sum it waits until: `now - since < leftover` can stay true at that time (floats).
+                left_over_at = self._free_since + self._policy.leftover_seconds
+                if now < left_over_at:
+                    self._next_read = left_over_at
                     return
             self._free_since = None
             sizes = self._block_sizes(state, unserved, held, shared=shared, contended=contended)
@@ -669,7 +676,6 @@ class SlotPool:
         block.retiring = True
         self._blocks.remove(block)
         self._last_held = now
-        self._free_since = now  # what it gives back counts as left over from now on
         self._to_release.append(block)
         if rotation:
             self._next_lease = max(self._next_lease, now + self._policy.courtesy_seconds)
