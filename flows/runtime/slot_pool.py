@@ -99,11 +99,11 @@ class SlotPolicy:
     warm_wait_seconds: float = 2.0
     pace_seconds: float = 0.2
     # Jittered x0.75-1.25 per lease, so slots come back one by one. Each hand-over leaves a slot idle for a
-    # release, a poll and a lease. Six runs on a limit of 4, a slot a lease (three runs each): 2.5 s ran at
-    # 0.924-0.934 of the ideal against 0.919-0.926 with 2 s, runs finishing 1.06-1.26x apart (1.08-1.10x),
-    # the last first call within 3 s either way. With blocks of several slots (before), 3 s let runs finish
-    # 1.41x apart and the last first call come at 4.6 s.
-    tenure_seconds: float = 2.5
+    # release, a poll and a lease. Six runs on a limit of 4, a slot a lease: 2 s ran at 0.919-0.926 of the
+    # ideal, runs finishing 1.08-1.10x apart, the last first call within 3 s (three runs); 2.5 s at
+    # 0.924-0.934 in three runs, but 0.912 with the last first call at 5.6 s in a fourth (`make
+    # bench-handover`). With blocks of several slots (before), 3 s let runs finish 1.41x apart.
+    tenure_seconds: float = 2.0
     max_tenure_seconds: float = 20.0
     clock_margin_seconds: float = 5.0  # a lease answered 'gone' this long before it could expire was lost
     courtesy_seconds: float = 0.3
