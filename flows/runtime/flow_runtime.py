@@ -114,7 +114,8 @@ class FlowRuntime:
         )
         self._exits.callback(service.close)
         if rate is None:  # paced calls take their slots with their tokens, as many as the rate lets through
-            self.slots(concurrency).warm(self.settings.max_concurrent_tasks)  # its calls are about to start
+            # Its calls are about to start: their first slots are best asked for before the flow submits them.
+            self.slots(concurrency).warm(self.settings.max_concurrent_tasks, wait=True)
         return service
 
     def _adaptive_limit(self, service: str, resource: str) -> AdaptiveLimit | None:

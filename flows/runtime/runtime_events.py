@@ -1,8 +1,8 @@
 """Prefect events about one flow run's runtime, for automations (pause a deployment while the ERP's breaker is
 open, alert on a limit that keeps tasks waiting). Never one per call:
 
-- `rpa.slots.leased` / `rpa.slots.renewed` / `rpa.slots.released`: one per block of slots, sent by a slot
-  pool's manager thread (blocks last seconds, renewals come every 20 s);
+- `rpa.slots.leased` / `rpa.slots.renewed` / `rpa.slots.released`: one per lease (a slot each), sent by a
+  slot pool's manager thread (leases last seconds, renewals come every 4 s);
 - `rpa.breaker.opened` / `rpa.breaker.closed`: on the breaker's transitions only;
 - `rpa.slots.waited` (per limit), `rpa.service.throttled` (per service, 429s) and `rpa.adaptive.changed` (per
   service with an adaptive limit: its target now, lowest and highest, and the changes by reason): aggregated

@@ -1,21 +1,24 @@
 """This process's share of one Prefect global concurrency limit, handed to tasks without server round trips.
 
-Slots are leased from the server in blocks (one lease holds several slots) and handed to tasks from a local
-count; every slot in use belongs to a live lease, so the server's count is never below what this process
-uses and the limit holds across flow runs and workers by construction. A manager thread talks to the
-server, never a task:
+Slots are leased from the server (a lease, or block, holds one slot, or several on an inactive limit) and
+handed to tasks from a local count; every slot in use belongs to a live lease, so the server's count is never
+below what this process uses and the limit holds across flow runs and workers by construction. A manager
+thread talks to the server, never a task:
 
-- grow: while tasks wait, lease one block of what they need and the server has free, at most half of what
-  is free (whoever else waits finds the other half), and pause `pace_seconds` before the next block (a run
-  started at the same moment gets its half: without the pause, two runs on a limit of 10 at 500 ms finished
-  4 s apart). Blocks, because on Prefect's SQLite server most writes under load fail with "database is
-  locked" and have to be retried: one success should bring many slots. While others may wait for the limit
-  (it was found full within `contention_seconds`), blocks are of one slot, so that slots go round the flow
-  runs one by one; and a pool that holds slots already takes free ones only once they have stayed free for
-  `leftover_seconds` (what it gives back counts from then): those holding none had their chance;
-- warm: a pool told how many tasks are about to come (`warm`) leases its first block before they ask, and
-  keeps it unused for up to `warm_grace_seconds`: a flow run's own task submissions flood Prefect's server
-  with writes, so the slots are best asked for before them;
+- grow: while tasks wait, lease what they need and the server has free, a slot a lease: a lease goes back
+  whole, and slots must be able to go to other flow runs one by one. At first at most half of what is free
+  (whoever starts at the same moment finds the other half); `pace_seconds` later, a run still alone on the
+  limit takes all it needs (halving on, 5, 3, 1 and 1 of 10, a run alone ran at 0.95 of its limiter-free
+  speed). While others may wait for the limit (it was found full within `contention_seconds`), a slot at a
+  time, or what this run is short of its fair share at once; and a pool that holds slots already takes free
+  ones only once they have stayed free for `leftover_seconds`, no slot of the limit taken or given back
+  meanwhile: those holding none had their chance. Each lease is a write: on a SQLite server under load, most
+  fail with "database is locked" and are retried, which is why the first ones go before the flow run's own
+  writes;
+- warm: a pool told how many tasks are about to come (`warm`) leases its first slots before they ask, and
+  keeps them unused for up to `warm_grace_seconds`; `warm(wait=True)` (the runtime's HTTP services) returns
+  once they are answered. A flow run's task submissions flood Prefect's server with writes: among them a
+  lease took 200-330 ms on SQLite, and a run that started with another lost its half; before them, 10 ms;
 - shrink: a block none of whose slots is used for `linger_seconds` goes back to the server. Tasks are packed
   into the fullest blocks, so when demand falls whole blocks fall idle;
 - stand up to be counted: the server keeps no trace of a denied request, so a pool whose tasks wait on the
@@ -28,6 +31,8 @@ server, never a task:
   more than its fair share (the limit over the flow runs contending for it, holding or waiting, itself
   included): a whole slot more, or any more while a waiting run is short, or, with more runs than slots,
   every slot: then slots go round. No run hands back every block at once, and none when nobody waits.
+  A run short of its fair share does not wait for the tenure: that hand-over happens once, not round after
+  round.
   Satisfied holders count: two runs holding half the limit each, with a third waiting, hold more than a
   third each. This pool then waits `courtesy_seconds` before asking again.
   If the waiters limit cannot be had (a server refusing to create it), the pool rotates whenever the limit
@@ -70,7 +75,7 @@ from flows.clock import SYSTEM_CLOCK, Clock
 from flows.runtime import unheld_slots
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import MissingConcurrencyLimitError, RuntimeConfigurationError, SlotWaitTimeout
-from flows.runtime.limits_api import Limits, LimitsApiError
+from flows.runtime.limits_api import Limits, LimitsApiError, LimitState, ServerBusy
 from flows.runtime.run_metrics import RunMetrics, Samples
 from flows.runtime.runtime_events import RuntimeEvents
 from rpa_naming import waiters_limit_name
@@ -89,11 +94,15 @@ class SlotPolicy:
     renew_retry_seconds: float = 2.0
     linger_seconds: float = 0.1
     warm_grace_seconds: float = 1.0
+    # How long `warm(wait=True)` waits for the first lease: sent before the flow run submits its tasks, it is
+    # answered in milliseconds; among their writes to a SQLite server it took 200-330 ms.
+    warm_wait_seconds: float = 2.0
     pace_seconds: float = 0.2
-    # Jittered x0.75-1.25 per block, so blocks come back one by one. Each hand-over leaves a slot idle for a
-    # release, a poll and a lease; 3 s lost less to them than 2 s (six runs on a limit of 4: 0.91 of the
-    # ideal against 0.87) but let runs finish further apart (1.41x against 1.26x) and the last first call
-    # come later (4.6 s against 3.0 s).
+    # Jittered x0.75-1.25 per lease, so slots come back one by one. Each hand-over leaves a slot idle for a
+    # release, a poll and a lease. Six runs on a limit of 4, a slot a lease: 2 s ran at 0.919-0.926 of the
+    # ideal, runs finishing 1.08-1.10x apart, the last first call within 3 s (three runs); 2.5 s at
+    # 0.924-0.934 in three runs, but 0.912 with the last first call at 5.6 s in a fourth (`make
+    # bench-handover`). With blocks of several slots (before), 3 s let runs finish 1.41x apart.
     tenure_seconds: float = 2.0
     max_tenure_seconds: float = 20.0
     clock_margin_seconds: float = 5.0  # a lease answered 'gone' this long before it could expire was lost
@@ -102,11 +111,11 @@ class SlotPolicy:
     # How soon a pool with waiting tasks asks again after a denial: one holding slots (or that just held
     # some) after `slow_poll_seconds`, one that has gone without for `starved_seconds` after
     # `fast_poll_seconds`, in between in proportion. A pool holding slots takes free ones only once they
-    # have stayed free for `leftover_seconds`.
+    # have stayed free for `leftover_seconds` (0.5 s left slots idle: six runs at 0.919-0.920 of the ideal).
     slow_poll_seconds: float = 0.5
     fast_poll_seconds: float = 0.1
     starved_seconds: float = 1.0
-    leftover_seconds: float = 0.5
+    leftover_seconds: float = 0.3
     contention_seconds: float = 5.0  # a limit found full this recently may have flow runs waiting for it
     waiters_limit: int = 1_000_000  # the waiters limit is a count, never a bound
     # Slots of the waiters limit a waiting pool holds, one short of its share, against one for a pool only
@@ -167,6 +176,7 @@ class SlotPool:
         self._lock = threading.Lock()
         self._slot_free = clock.condition(self._lock)
         self._manager_wakeup = clock.condition(self._lock)
+        self._warmed = clock.condition(self._lock)  # the first lease asked for by `warm` was answered
         self._blocks: list[_Block] = []
         self._to_release: list[_Block] = []
         self._waiting = 0
@@ -180,6 +190,7 @@ class SlotPool:
         # When this pool last held a block; a new pool counts as having gone without for long.
         self._last_held = clock.monotonic() - policy.starved_seconds
         self._free_since: float | None = None  # free slots a pool holding some is waiting to see left over
+        self._free_seen_updated: datetime | None = None  # the limit's last write when they were first seen
         self._last_full = -math.inf  # when a read last found the limit full
         self._lost_slots = 0  # of leases the server forgot before they could expire
         self._full_untouched_since: float | None = None  # since when the limit is full and nobody wrote it
@@ -194,8 +205,10 @@ class SlotPool:
         self._other_contenders = 0  # flow runs waiting or holding slots, this one aside, as of the last read
         self._others_short = 0  # flow runs waiting a slot or more below their fair share, as of the last read
         self._closing = False
-        # Until a lease of this pool is renewed, the server has yet to learn how often it renews.
+        # Until a lease of this pool is renewed, the server has yet to learn how often it renews: the first
+        # lease is renewed at once (one is enough: a run's first slots come as several leases).
         self._renewed_once = False
+        self._teaching_renewal_planned = False
         self._failure: RuntimeConfigurationError | None = None
         self._manager = threading.Thread(target=self._manage, name=f"slots:{name}", daemon=True)
         self._manager.start()
@@ -231,11 +244,15 @@ class SlotPool:
                 blocks.append(block)
         return [_Held(self, block) for block in blocks]
 
-    def warm(self, expected_tasks: int) -> None:
-        """Lease a first block for tasks about to come, without waiting for them to ask."""
+    def warm(self, expected_tasks: int, *, wait: bool = False) -> None:
+        """Lease a first block for tasks about to come, without waiting for them to ask; with `wait`, return
+        once that request is answered (or after `warm_wait_seconds`)."""
         with self._lock:
             self._warming = expected_tasks
             self._manager_wakeup.notify()
+            until = self._clock.monotonic() + (self._policy.warm_wait_seconds if wait else 0.0)
+            while self._warming and not self._closing and (remaining := until - self._clock.monotonic()) > 0:
+                self._warmed.wait(remaining)
 
     def close(self, drain_seconds: float = 10.0) -> None:
         """Give every lease back. Slots still in use go back when handed back; if that takes longer than
@@ -246,6 +263,7 @@ class SlotPool:
                 block.retiring = True
             self._manager_wakeup.notify()
             self._slot_free.notify_all()
+            self._warmed.notify_all()
         self._manager.join(drain_seconds)
 
     # Task side: local only, microseconds.
@@ -294,14 +312,26 @@ class SlotPool:
             raise RuntimeError(f"slot pool {self.name!r} is closed")
 
     def _block_with_room(self) -> _Block | None:
-        """The fullest block that still has room: packing tasks lets the other blocks fall idle."""
-        open_blocks = [b for b in self._open_blocks(self._clock.monotonic()) if b.in_use < b.size]
-        return max(open_blocks, key=lambda b: (b.in_use, b.acquired_at), default=None)
+        """The fullest open block that still has room (the newest of a kind): packing tasks lets the other
+        blocks fall idle. One pass, no key function: every task entering a slot pays for it, under the lock,
+        over as many blocks as the run holds slots."""
+        renewed_since = self._clock.monotonic() - self._safe_seconds()
+        best: _Block | None = None
+        for block in self._blocks:
+            if block.retiring or block.in_use >= block.size or block.renewed_at <= renewed_since:
+                continue
+            if best is None or (block.in_use, block.acquired_at) >= (best.in_use, best.acquired_at):
+                best = block
+        return best
 
     def _open_blocks(self, now: float) -> list[_Block]:
         """Blocks that may take tasks: not retiring, and their lease surely outlives the next renewal."""
-        safe_until = self._policy.lapses_after - self._policy.renew_every_seconds
-        return [b for b in self._blocks if not b.retiring and now - b.renewed_at < safe_until]
+        safe_seconds = self._safe_seconds()
+        return [b for b in self._blocks if not b.retiring and now - b.renewed_at < safe_seconds]
+
+    def _safe_seconds(self) -> float:
+        """How long after its last renewal a lease surely outlives the next one."""
+        return self._policy.lapses_after - self._policy.renew_every_seconds
 
     def _give_back(self, block: _Block) -> None:
         now = self._clock.monotonic()
@@ -435,8 +465,19 @@ class SlotPool:
             self._seen_updated, self._seen_limit = state.updated, state.limit
             watch_waiters = self._limit_full and self._waiters_known and bool(self._blocks)
             count_holding = watch_waiters and self._counted is None and not self._closing
+            # Several slots free on a limit full lately: how many this run may take depends on how many
+            # contend for it now, not when this run last looked.
+            recount_contenders = (
+                not watch_waiters
+                and self._waiters_known
+                and state.free_slots > 1
+                and now - self._last_full < self._policy.contention_seconds
+                and self._unserved() > 0
+            )
         if count_holding:
             self._count_self(1)
+        if recount_contenders:
+            self._read_waiters()
         if watch_waiters:
             self._read_waiters()
             with self._lock:
@@ -469,36 +510,65 @@ class SlotPool:
             if contended and shared and held and state.free_slots > 0 and not below_fair_share:
                 # A flow run holding slots of a limit others wait for takes more only once they have stayed
                 # free for a while: those that hold none have had their chance at them first.
-                if self._free_since is None:
-                    self._free_since = now
-                if now - self._free_since < self._policy.leftover_seconds:
-                    self._next_read = self._free_since + self._policy.leftover_seconds
+                if self._free_since is None or state.updated != self._free_seen_updated:
+                    # Left over means free with no slot taken or given back since: a slot seen free at the
+                    # last read may have been taken, and the one free now just given back.
+                    self._free_since, self._free_seen_updated = now, state.updated
+                # The very sum it waits until: `now - since < leftover` can stay true at that time (floats).
+                left_over_at = self._free_since + self._policy.leftover_seconds
+                if now < left_over_at:
+                    self._next_read = left_over_at
                     return
             self._free_since = None
-        # An inactive limit counts nothing (Prefect lets everything through), so it has no free count either.
-        # Half of what is free at most, so that whoever else waits finds the other half; one at a time while
-        # others may wait: no flow run holds a block of several through its tenure while some hold none.
-        share = 1 if contended else math.ceil(state.free_slots / 2)
-        size = min(unserved, state.free_slots, share) if state.active else unserved
-        sent_at = self._clock.monotonic()
-        lease_id = self._api.lease_slots(self.name, size, self._policy.lease_seconds) if size > 0 else None
+            sizes = self._block_sizes(state, unserved, held, shared=shared, contended=contended)
+        leased = 0
+        for size in sizes:
+            sent_at = self._clock.monotonic()
+            lease_id = self._api.lease_slots(self.name, size, self._policy.lease_seconds)
+            if lease_id is None:
+                break
+            with self._lock:
+                self._add(lease_id, size, sent_at)
+            self._events.leased(self.name, lease_id, size)
+            leased += size
         with self._lock:
             self._warming = 0  # one attempt: after it, tasks ask for themselves
-            if lease_id is not None:
-                self._add(lease_id, size, sent_at)
+            self._warmed.notify_all()
+            if leased:
                 leased_at = self._clock.monotonic()
                 self._next_read = self._next_lease = leased_at + self._policy.pace_seconds
             else:
                 self._back_off(now)
             register = (
-                lease_id is None and not self._counted_waiting() and self._waiters_known and not self._closing
+                not leased and not self._counted_waiting() and self._waiters_known and not self._closing
             )
             weight = self._waiting_weight()
-        if lease_id is not None:
-            self._events.leased(self.name, lease_id, size)
         if register:
             self._count_self(weight)
-        logger.debug("slot pool %s: %d waiting, leased %d", self.name, unserved, size if lease_id else 0)
+        logger.debug("slot pool %s: %d waiting, leased %d", self.name, unserved, leased)
+
+    def _block_sizes(
+        self, state: LimitState, unserved: int, held: int, *, shared: bool, contended: bool
+    ) -> list[int]:
+        """The leases to ask for now, one after the other, a slot count each. Called with the lock held."""
+        if not state.active:  # an inactive limit counts nothing (Prefect lets everything through)
+            return [unserved]
+        free = min(unserved, state.free_slots)
+        if free <= 0:
+            return []
+        if contended:
+            # One slot while others may wait, or what this run is short of its fair share (after a rotation,
+            # or when another run has ended).
+            fair = self._fair_share()
+            holding = sum(b.size for b in self._blocks)
+            short = math.floor(fair) - holding if fair is not None and self._short_of_share() else 1
+            return [1] * max(1, min(short, free))
+        if held and not shared:
+            # Alone on the limit a pace after its first slots: whoever started with this run has had its
+            # chance at the other half; take what the tasks need.
+            return [1] * free
+        # Half of what is free at most, so that whoever else starts now finds the other half.
+        return [1] * min(free, math.ceil(state.free_slots / 2))
 
     def _leases(self) -> list[_Block]:
         """Every lease to renew: the blocks, and the one on the waiters limit."""
@@ -513,10 +583,11 @@ class SlotPool:
 
     def _still_counted(self, now: float) -> bool:
         """Whether this pool still contends as it is counted: waiting, or holding slots of a limit found full
-        lately. Called with the lock held."""
+        lately (or wanting some, having just given its last back). Called with the lock held."""
         if self._counted_waiting():
             return self._unserved() > 0
-        return bool(self._blocks) and now - self._last_full < self._policy.contention_seconds
+        wants = bool(self._blocks) or self._unserved() > 0
+        return wants and now - self._last_full < self._policy.contention_seconds
 
     def _count_self(self, size: int) -> None:
         """Lease this pool's count on the waiters limit, in place of the one it had: how the other pools of
@@ -529,6 +600,8 @@ class SlotPool:
                 self._api.release(previous.lease_id)
             self._api.ensure_limit(self._waiters_name, self._policy.waiters_limit)
             lease_id = self._api.lease_slots(self._waiters_name, size, self._policy.lease_seconds)
+        except ServerBusy:
+            raise  # busy (SQLite locked past the retries), not refused: counted again at a later round
         except LimitsApiError as error:  # refused (a key without the right to create limits): rotate blindly
             logger.warning("slot pool %s: no waiters limit, rotating whenever full: %s", self.name, error)
             with self._lock:
@@ -536,10 +609,8 @@ class SlotPool:
             return
         if lease_id is None:
             return
-        policy = self._policy
         with self._lock:
-            first_renewal = policy.renew_every_seconds if self._renewed_once else policy.first_renew_seconds
-            renew_due = sent_at + first_renewal
+            renew_due = sent_at + self._first_renewal()
             self._counted = _Block(lease_id, size, sent_at, sent_at, renew_due, tenure_factor=1.0)
             self._manager_wakeup.notify()  # served meanwhile, perhaps: the next round gives it back
 
@@ -580,20 +651,24 @@ class SlotPool:
         waits is known, others waiting while this pool holds more than its fair share. With more flow runs
         than slots, slots go round; otherwise a whole slot above the share goes back, or any above it while
         a waiting run is short of its own, so that shares settle (4, 3 and 3 of 10, never 4, 4 and 2)
-        instead of a slot going round for ever. The pool falls no more than a slot
-        below its share, unless the block is its last, of several slots (taken when nobody else wanted the
-        limit): kept, it would keep the others below theirs for good. Called with the lock held."""
-        if not self._limit_full or now - block.acquired_at < self._tenure * block.tenure_factor:
+        instead of a slot going round for ever. A run short of its share gets it at once, tenure or not:
+        that hand-over happens once, not round after round. The pool falls no more than a slot below its
+        share, unless the block is its last, of several slots (taken when nobody else wanted the limit):
+        kept, it would keep the others below theirs for good. Called with the lock held."""
+        if not self._limit_full:
             return False
+        past_tenure = now - block.acquired_at >= self._tenure * block.tenure_factor
         fair = self._fair_share()
         if fair is None:
-            return True
+            return past_tenure
         if self._others_waiting == 0:
             return False
         kept = [b for b in self._blocks if not b.retiring]
         held = sum(b.size for b in kept)
         if fair < 1:
-            return held > 0
+            return past_tenure and held > 0
+        if not (past_tenure or self._others_short):
+            return False
         above = held > fair if self._others_short else held >= fair + 1
         return above and (held - block.size > fair - 1 or kept == [block])
 
@@ -601,23 +676,26 @@ class SlotPool:
         block.retiring = True
         self._blocks.remove(block)
         self._last_held = now
-        self._free_since = now  # what it gives back counts as left over from now on
         self._to_release.append(block)
         if rotation:
             self._next_lease = max(self._next_lease, now + self._policy.courtesy_seconds)
             self._rotated_slots += block.size
         self._manager_wakeup.notify()
 
+    def _first_renewal(self) -> float:
+        """Seconds from a new lease to its first renewal. Called with the lock held."""
+        if self._renewed_once or self._teaching_renewal_planned:
+            return self._policy.renew_every_seconds
+        self._teaching_renewal_planned = True
+        return self._policy.first_renew_seconds
+
     def _add(self, lease_id: UUID, size: int, sent_at: float) -> None:
-        first_renewal = (
-            self._policy.renew_every_seconds if self._renewed_once else self._policy.first_renew_seconds
-        )
         block = _Block(
             lease_id,
             size,
             acquired_at=sent_at,
             renewed_at=sent_at,
-            renew_due=sent_at + first_renewal,
+            renew_due=sent_at + self._first_renewal(),
             tenure_factor=random.uniform(0.75, 1.25),
             idle_since=sent_at,
         )
@@ -628,6 +706,7 @@ class SlotPool:
         """The limit is gone or changed under the run: waiting tasks get the error, every lease goes back."""
         self._failure = error
         self._closing = True
+        self._warmed.notify_all()
         for block in self._blocks:
             block.retiring = True
         self._slot_free.notify_all()

@@ -56,7 +56,7 @@ def _opened_runtime(variant: Variant, stack: str, width: int) -> Iterator[FlowRu
     rates = [ERP_RATE] if variant is Variant.RUNTIME_RATE else []
     with FlowRuntime.open(settings, concurrency=[ERP] if not rates else [], rates=rates) as runtime:
         if not rates:
-            runtime.slots(ERP).warm(width)  # as `FlowRuntime.http_service` does for the flows
+            runtime.slots(ERP).warm(width, wait=True)  # as `FlowRuntime.http_service` does for the flows
         yield runtime
 
 

@@ -22,9 +22,16 @@ Made = TypeVar("Made")
 
 
 class FlakyLimitsApi(MemoryLimitsApi):
-    """Renewals fail (the server unreachable for them) while `renewals_fail` is set."""
+    """Renewals fail (the server unreachable for them) while `renewals_fail` is set. Counts the leases it
+    granted."""
 
     renewals_fail = False
+    granted = 0
+
+    def lease_slots(self, name: str, slots: int, lease_seconds: float) -> UUID | None:
+        lease_id = super().lease_slots(name, slots, lease_seconds)
+        self.granted += lease_id is not None
+        return lease_id
 
     def renew(self, lease_id: UUID, lease_seconds: float) -> bool:
         if self.renewals_fail:

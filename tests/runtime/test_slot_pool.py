@@ -1,15 +1,17 @@
 """SlotPool's rare paths, deterministic: its manager thread and the tasks wait on a manual clock over the
 in-memory limits API, so minutes of leases, renewals and rotations replay in milliseconds."""
 
-import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Iterator
 from uuid import UUID
 
+import httpx
 import pytest
 
 from flows.runtime.errors import MissingConcurrencyLimitError
+from flows.runtime.limits_api import ServerBusy
 from flows.runtime.memory_limits_api import MemoryLimitsApi
 from flows.runtime.slot_pool import SlotPolicy, SlotPool
 from tests.runtime.runtime_harness import FlakyLimitsApi, Task, Worker, new_pool, with_manager
@@ -61,31 +63,26 @@ def test_tasks_get_slots_and_idle_blocks_go_back(clock: ManualClock, api: Memory
     assert api.read("erp-api").active_slots == 0 and api.active_leases() == 0
 
 
-def test_a_block_whose_renewals_keep_failing_hands_out_no_more_slots(
-    clock: ManualClock, api: FlakyLimitsApi, pools, caplog: pytest.LogCaptureFixture
+def test_a_slot_whose_lease_renewals_keep_failing_is_not_handed_out_again(
+    clock: ManualClock, api: FlakyLimitsApi, pools
 ) -> None:
     policy = SlotPolicy()  # renewed every 4 s, may lapse 12 s after: no slot comes from a lease 8 s unrenewed
     pool, manager = with_manager(lambda: new_pool("erp-api", api, clock, policy))
     pools.append(pool)
-    pool.warm(2)
-    clock.settle([manager])
     first = started(Task(pool, clock))
-    clock.settle([manager, *first])
-    assert first[0].holding and api.active_leases() == 1  # one block of two, one slot of it used
+    clock.run_for(1.0, [manager, *first])
+    assert first[0].holding and api.granted == 1
     api.renewals_fail = True
     clock.run_for(policy.lease_seconds - policy.renew_every_seconds + 0.5, [manager, *first])
-    second = started(Task(pool, clock))
-    clock.run_for(2.0, [manager, *first, *second])
-    # The old block had room, but its lease may be gone before the next renewal: the slot came from another.
-    assert second[0].holding and api.active_leases() == 2
-    caplog.set_level(logging.WARNING, logger="flows.runtime.slot_pool")
-    clock.run_for(policy.renew_every_seconds, [manager, *first, *second])
-    api.renewals_fail = False
-    clock.run_for(policy.renew_retry_seconds * 2, [manager, *first, *second])
-    assert "lapsed before renewal" in caplog.text  # the old lease expired: the pool knows it holds nothing
     first[0].finish()
+    clock.settle([manager, *first])
+    # The next task comes at once: the slot is free, but its lease may be gone before the next renewal.
+    second = started(Task(pool, clock))
+    clock.run_for(2.0, [manager, *second])
+    assert second[0].holding and api.granted == 2, "the slot came from a new lease"
+    api.renewals_fail = False
     second[0].finish()
-    clock.run_for(1.0, [manager, *first, *second])
+    clock.run_for(1.0, [manager, *second])
     assert api.read("erp-api").active_slots == 0 and api.active_leases() == 0
 
 
@@ -235,3 +232,105 @@ def test_a_run_arriving_after_two_satisfied_holders_gets_its_share(clock: Manual
         worker.stop()
     clock.run_for(2.0, threads)
     assert all(w.error is None for w in [*workers, *late_workers])
+
+
+def test_a_flow_run_alone_takes_what_it_needs_a_pace_after_its_first_slots(clock: ManualClock, pools) -> None:
+    """No ramp of halves (5, 3, 1, 1 over four paces): whoever started with it had a pace to show up."""
+    api = CountingLimitsApi(clock)
+    api.create_limit("solo", 10)
+    policy = SlotPolicy()
+    pool, manager = with_manager(lambda: new_pool("solo", api, clock, policy))
+    pools.append(pool)
+    pool.warm(10, wait=True)
+    assert held_by(pool) == 5  # half: a run starting at the same moment finds the other half
+    workers = [Worker(pool, clock, work_seconds=0.5) for _ in range(10)]
+    for worker in workers:
+        worker.start()
+    clock.run_for(policy.pace_seconds + 0.01, [manager, *workers])
+    assert held_by(pool) == 10
+    for worker in workers:
+        worker.stop()
+    clock.run_for(2.0, [manager, *workers])
+    assert all(w.error is None for w in workers)
+
+
+class SlowLeases(MemoryLimitsApi):
+    """Answers a lease request after `seconds` of real time, as a busy server does."""
+
+    seconds = 0.3
+
+    def lease_slots(self, name: str, slots: int, lease_seconds: float) -> UUID | None:
+        time.sleep(self.seconds)
+        return super().lease_slots(name, slots, lease_seconds)
+
+
+def test_warming_can_wait_for_the_first_slots(clock: ManualClock, pools) -> None:
+    """A flow run's task submissions flood the server with writes: its first slots are asked for before."""
+    api = SlowLeases(clock)
+    api.create_limit("erp-api", 4)
+    pool = new_pool("erp-api", api, clock)
+    pools.append(pool)
+    pool.warm(4)
+    assert api.read("erp-api").active_slots == 0  # asked for, not answered yet
+    other = new_pool("erp-api", api, clock)
+    pools.append(other)
+    other.warm(4, wait=True)
+    assert held_by(other) == 2  # half of the limit: answered
+
+
+def test_a_run_short_of_its_share_gets_it_before_the_holders_tenure_is_up(clock: ManualClock, pools) -> None:
+    """Tenure spaces out rotations among runs at their fair shares; a run short of its own does not wait for
+    it: that hand-over happens once."""
+    api = CountingLimitsApi(clock)
+    api.create_limit("pair", 10)
+    policy = SlotPolicy(tenure_seconds=10.0)  # nothing rotates for 7.5 s at least
+    first, first_manager = with_manager(lambda: new_pool("pair", api, clock, policy))
+    pools.append(first)
+    early = [Worker(first, clock, work_seconds=0.5) for _ in range(10)]
+    for worker in early:
+        worker.start()
+    clock.run_for(1.0, [first_manager, *early])
+    assert held_by(first) == 10
+    second, second_manager = with_manager(lambda: new_pool("pair", api, clock, policy))
+    pools.append(second)
+    late = [Worker(second, clock, work_seconds=0.5) for _ in range(10)]
+    for worker in late:
+        worker.start()
+    threads = [first_manager, second_manager, *early, *late]
+    clock.run_for(3.0, threads)
+    assert held_by(second) >= 4 and held_by(first) >= 4, [held_by(first), held_by(second)]
+    for worker in [*early, *late]:
+        worker.stop()
+    clock.run_for(2.0, threads)
+    assert all(w.error is None for w in [*early, *late])
+
+
+class BusyOnce(MemoryLimitsApi):
+    """The first request to count a run as waiting fails as a SQLite server's does when locked past retries."""
+
+    busy = True
+
+    def lease_slots(self, name: str, slots: int, lease_seconds: float) -> UUID | None:
+        if self.busy and name.endswith("-waiters") and slots >= SlotPolicy().waiting_weight:
+            self.busy = False
+            request = httpx.Request("POST", "http://127.0.0.1/api/v2/concurrency_limits/increment-with-lease")
+            raise ServerBusy(httpx.Response(503, request=request, text="database is locked"))
+        return super().lease_slots(name, slots, lease_seconds)
+
+
+def test_a_busy_server_does_not_stop_a_run_from_being_counted_as_waiting(clock: ManualClock, pools) -> None:
+    api = BusyOnce(clock)
+    api.create_limit("one", 1)
+    holder, holder_manager = with_manager(lambda: new_pool("one", api, clock))
+    waiter, waiter_manager = with_manager(lambda: new_pool("one", api, clock))
+    pools.extend([holder, waiter])
+    held = started(Task(holder, clock))
+    clock.run_for(1.0, [holder_manager, *held])
+    waiting = started(Task(waiter, clock))
+    clock.run_for(3.0, [holder_manager, waiter_manager, *held, *waiting])
+    assert not api.busy and api.read("one-waiters").active_slots >= SlotPolicy().waiting_weight
+    held[0].finish()
+    clock.run_for(3.0, [holder_manager, waiter_manager, *held, *waiting])
+    assert waiting[0].holding
+    waiting[0].finish()
+    clock.run_for(1.0, [holder_manager, waiter_manager, *held, *waiting])
