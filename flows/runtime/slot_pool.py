@@ -190,7 +190,7 @@ class SlotPool:
         # When this pool last held a block; a new pool counts as having gone without for long.
         self._last_held = clock.monotonic() - policy.starved_seconds
         self._free_since: float | None = None  # free slots a pool holding some is waiting to see left over
-        self._free_seen_updated: datetime | None = None  # the limit's last write when they were first seen
+        self._free_seen_count = 0  # how many were free then, or fewest since: fewer means one was taken
         self._last_full = -math.inf  # when a read last found the limit full
         self._lost_slots = 0  # of leases the server forgot before they could expire
         self._full_untouched_since: float | None = None  # since when the limit is full and nobody wrote it
@@ -510,10 +510,10 @@ class SlotPool:
             if contended and shared and held and state.free_slots > 0 and not below_fair_share:
                 # A flow run holding slots of a limit others wait for takes more only once they have stayed
                 # free for a while: those that hold none have had their chance at them first.
-                if self._free_since is None or state.updated != self._free_seen_updated:
-                    # Left over means free with no slot taken or given back since: a slot seen free at the
-                    # last read may have been taken, and the one free now just given back.
-                    self._free_since, self._free_seen_updated = now, state.updated
+                if self._free_since is None or state.free_slots < self._free_seen_count:
+                    # Left over means free and not taken since: a limit shared by busy runs is written every
+                    # few milliseconds, so counting from its last write, slots were never left over.
+                    self._free_since, self._free_seen_count = now, state.free_slots
                 # The very sum it waits until: `now - since < leftover` can stay true at that time (floats).
                 left_over_at = self._free_since + self._policy.leftover_seconds
                 if now < left_over_at:

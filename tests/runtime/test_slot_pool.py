@@ -1,6 +1,7 @@
 """SlotPool's rare paths, deterministic: its manager thread and the tasks wait on a manual clock over the
 in-memory limits API, so minutes of leases, renewals and rotations replay in milliseconds."""
 
+import dataclasses
 import random
 import time
 from collections import Counter
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from flows.runtime.errors import MissingConcurrencyLimitError
-from flows.runtime.limits_api import ServerBusy
+from flows.runtime.limits_api import LimitState, ServerBusy
 from flows.runtime.memory_limits_api import MemoryLimitsApi
 from flows.runtime.slot_pool import SlotPolicy, SlotPool
 from tests.runtime.runtime_harness import FlakyLimitsApi, Task, Worker, new_pool, with_manager
@@ -334,3 +335,35 @@ def test_a_busy_server_does_not_stop_a_run_from_being_counted_as_waiting(clock: 
     assert waiting[0].holding
     waiting[0].finish()
     clock.run_for(1.0, [holder_manager, waiter_manager, *held, *waiting])
+
+
+class WrittenBetweenReads(MemoryLimitsApi):
+    """A limit shared by busy flow runs: some slot was taken or given back between any two reads."""
+
+    def read(self, name: str) -> LimitState:
+        return dataclasses.replace(super().read(name), updated=self.clock.now())
+
+
+def test_slots_left_over_on_a_busy_limit_go_to_a_holder_that_wants_more(clock: ManualClock, pools) -> None:
+    """Counted from the limit's last write, free slots were never left over on a limit busy runs share: the
+    run wanting more held on to its share while slots sat free (a load proof at 0.79 of the rate)."""
+    api = WrittenBetweenReads(clock)
+    api.create_limit("pair", 10)
+    hungry, hungry_manager = with_manager(lambda: new_pool("pair", api, clock))
+    other, other_manager = with_manager(lambda: new_pool("pair", api, clock))
+    pools.extend([hungry, other])
+    hungry_workers = [Worker(hungry, clock, work_seconds=0.5) for _ in range(8)]
+    other_workers = [Worker(other, clock, work_seconds=0.5) for _ in range(5)]
+    for worker in [*hungry_workers, *other_workers]:
+        worker.start()
+    threads = [hungry_manager, other_manager, *hungry_workers, *other_workers]
+    clock.run_for(10.0, threads)
+    assert api.read("pair").free_slots == 0
+    for worker in other_workers[2:]:
+        worker.stop()
+    clock.run_for(2.0, threads)  # the limit was full moments ago: others may still be waiting for it
+    assert held_by(hungry) == 8, [held_by(hungry), held_by(other)]
+    for worker in [*hungry_workers, *other_workers]:
+        worker.stop()
+    clock.run_for(2.0, threads)
+    assert all(w.error is None for w in [*hungry_workers, *other_workers])
