@@ -598,15 +598,23 @@ class SlotPool:
         try:
             if previous is not None:
                 self._api.release(previous.lease_id)
+                previous = None
             self._api.ensure_limit(self._waiters_name, self._policy.waiters_limit)
             lease_id = self._api.lease_slots(self._waiters_name, size, self._policy.lease_seconds)
-        except ServerBusy:
-            raise  # busy (SQLite locked past the retries), not refused: counted again at a later round
-        except LimitsApiError as error:  # refused (a key without the right to create limits): rotate blindly
-            logger.warning("slot pool %s: no waiters limit, rotating whenever full: %s", self.name, error)
+        except Exception as error:
             with self._lock:
-                self._waiters_known = False
-            return
+                if previous is not None:
+                    self._to_release.append(previous)  # not given back: the next round does
+                if isinstance(error, ServerBusy):
+                    # Busy (SQLite locked past the retries), not refused: counted at a later round. Raised,
+                    # it would skip this round's lease too, on a loaded server round after round.
+                    logger.debug("slot pool %s: server busy, not counted this round", self.name)
+                    return
+                if isinstance(error, LimitsApiError):  # refused (a key without the right to create limits)
+                    logger.warning("slot pool %s: no waiters limit, rotating when full: %s", self.name, error)
+                    self._waiters_known = False
+                    return
+            raise
         if lease_id is None:
             return
         with self._lock:
