@@ -11,8 +11,8 @@ thread talks to the server, never a task:
   limit takes all it needs (halving on, 5, 3, 1 and 1 of 10, a run alone ran at 0.95 of its limiter-free
   speed). While others may wait for the limit (it was found full within `contention_seconds`), a slot at a
   time, or what this run is short of its fair share at once; and a pool that holds slots already takes free
-  ones only once they have stayed free for `leftover_seconds`, no slot of the limit taken or given back
-  meanwhile: those holding none had their chance. Each lease is a write: on a SQLite server under load, most
+  ones only once they have stayed free for `leftover_seconds`, none of them taken meanwhile (fewer free at a
+  read starts the wait again): those holding none had their chance. Each lease is a write: on a SQLite server under load, most
   fail with "database is locked" and are retried, which is why the first ones go before the flow run's own
   writes;
 - warm: a pool told how many tasks are about to come (`warm`) leases its first slots before they ask, and

@@ -1,11 +1,17 @@
 """What the runtime costs a task once its slots are held: `python -m tests.bench.runtime_cost STACK`.
 
-Prints JSON: microseconds per slot taken and handed back, by one thread and by ten threads contending."""
+Prints JSON: microseconds per slot taken and handed back, by one thread and by ten threads contending, and
+the baseline measured beside them: a `threading.BoundedSemaphore` of the limit taken and given back by the
+same threads, the least a slot shared by threads costs in CPython. With ten threads most of the cost is
+the interpreter's: a thread that blocks on a lock another holds sleeps and is woken by the OS, and the GIL
+changes hands between them."""
 
 import json
 import sys
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from flows.runtime import Deadline, FlowRuntime, RunSettings
 from tests.bench.guards import ERP
@@ -13,13 +19,10 @@ from tests.bench.guards import ERP
 ROUNDS = 20_000
 
 
-def _per_slot_microseconds(runtime: FlowRuntime, threads: int) -> float:
-    pool = runtime.slots(ERP)
-    deadline = Deadline.after(600)
-
+def _per_slot_microseconds(slot: Callable[[], AbstractContextManager[object]], threads: int) -> float:
     def spin() -> None:
         for _ in range(ROUNDS // threads):
-            with pool.slot(deadline):
+            with slot():
                 pass
 
     workers = [threading.Thread(target=spin) for _ in range(threads)]
@@ -40,14 +43,23 @@ def main() -> None:
         timeout_seconds=600,
     )
     with FlowRuntime.open(settings, concurrency=[ERP]) as runtime:
-        _per_slot_microseconds(runtime, 10)  # warm up: lease the slots once
+        pool, deadline = runtime.slots(ERP), Deadline.after(600)
+
+        def slot() -> AbstractContextManager[object]:
+            return pool.slot(deadline)
+
+        _per_slot_microseconds(slot, 10)  # warm up: lease the slots once
         calls_before = runtime.api.calls
-        one = _per_slot_microseconds(runtime, 1)
-        ten = _per_slot_microseconds(runtime, 10)
+        one = _per_slot_microseconds(slot, 1)
+        ten = _per_slot_microseconds(slot, 10)
         calls = runtime.api.calls - calls_before
-    print(
-        json.dumps({"one_thread_us": one, "ten_threads_us": ten, "server_calls": calls, "rounds": 2 * ROUNDS})
-    )
+    semaphore = threading.BoundedSemaphore(settings.max_concurrent_tasks)
+    baseline_one = _per_slot_microseconds(lambda: semaphore, 1)
+    baseline_ten = _per_slot_microseconds(lambda: semaphore, 10)
+    cost = {"one_thread_us": one, "ten_threads_us": ten, "server_calls": calls, "rounds": 2 * ROUNDS}
+    cost |= {"semaphore_one_thread_us": baseline_one, "semaphore_ten_threads_us": baseline_ten}
+    cost |= {"ten_threads_over_semaphore": ten / baseline_ten}
+    print(json.dumps(cost))
 
 
 if __name__ == "__main__":
