@@ -14,8 +14,7 @@ thread talks to the server, never a task:
   ones only once they have stayed free for `leftover_seconds`, none of them taken meanwhile (fewer free at a
   read starts the wait again): those holding none had their chance. Each lease is a write: on a SQLite
   server under load, most fail with "database is locked" and are retried, which is why the first ones go
-  before the flow run's own
-  writes;
+  before the flow run's own writes;
 - warm: a pool told how many tasks are about to come (`warm`) leases its first slots before they ask, and
   keeps them unused for up to `warm_grace_seconds`; `warm(wait=True)` (the runtime's HTTP services) returns
   once they are answered. A flow run's task submissions flood Prefect's server with writes: among them a
