@@ -2,9 +2,7 @@
 
 Prints JSON: microseconds per slot taken and handed back, by one thread and by ten threads contending, and
 the baseline measured beside them: a `threading.BoundedSemaphore` of the limit taken and given back by the
-same threads, the least a slot shared by threads costs in CPython. With ten threads most of the cost is
-the interpreter's: a thread that blocks on a lock another holds sleeps and is woken by the OS, and the GIL
-changes hands between them."""
+same threads, the least a slot shared by threads costs in CPython."""
 
 import json
 import sys
