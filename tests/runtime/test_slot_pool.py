@@ -369,3 +369,45 @@ def test_slots_left_over_on_a_busy_limit_go_to_a_holder_that_wants_more(clock: M
         worker.stop()
     clock.run_for(2.0, threads)
     assert all(w.error is None for w in [*hungry_workers, *other_workers])
+
+
+class BusyReleasingTheCount(MemoryLimitsApi):
+    """The first release of a lease on a waiters limit fails as a SQLite server's does when locked."""
+
+    busy = True
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock)
+        self.waiters_leases: set[UUID] = set()
+
+    def lease_slots(self, name: str, slots: int, lease_seconds: float) -> UUID | None:
+        lease_id = super().lease_slots(name, slots, lease_seconds)
+        if lease_id is not None and name.endswith("-waiters"):
+            self.waiters_leases.add(lease_id)
+        return lease_id
+
+    def release(self, lease_id: UUID) -> None:
+        if self.busy and lease_id in self.waiters_leases:
+            self.busy = False
+            request = httpx.Request("POST", "http://127.0.0.1/api/v2/concurrency_limits/leases/release")
+            raise ServerBusy(httpx.Response(503, request=request, text="database is locked"))
+        super().release(lease_id)
+
+
+def test_a_count_the_server_was_too_busy_to_release_is_released_later(clock: ManualClock, pools) -> None:
+    """A run counted as holding that then waits replaces its count: dropped when its release failed, the old
+    count stayed on the server until its lease lapsed, one run counted twice."""
+    api = BusyReleasingTheCount(clock)
+    api.create_limit("one", 1)
+    pool, manager = with_manager(lambda: new_pool("one", api, clock))
+    pools.append(pool)
+    first = started(Task(pool, clock))
+    clock.run_for(2.0, [manager, *first])
+    assert api.read("one-waiters").active_slots == 1  # holding the full limit
+    second = started(Task(pool, clock))  # now it waits too
+    clock.run_for(3.0, [manager, *first, *second])
+    assert not api.busy
+    assert api.read("one-waiters").active_slots == SlotPolicy().waiting_weight
+    for task in [*first, *second]:
+        task.finish()
+    clock.run_for(2.0, [manager, *first, *second])
