@@ -20,8 +20,10 @@ from tools.demo_erp.behaviour import ErpBehaviour
 
 LIMIT = 6  # the stack's erp-api limit: the ceiling
 CAPACITY = 2  # what the ERP takes while it is degraded
-ITEMS = 120
-DEGRADED_CALLS = 30  # accepted calls before the ERP recovers
+ITEMS = 200
+# Calls the degraded ERP accepts after it first pushed back, before it recovers: three Retry-After waits
+# (1 s) of calls at its capacity, so the run meets its refusals more than once however slowly it started.
+DEGRADED_CALLS = 60
 LATENCY_SECONDS = 0.1
 ERP = "erp"
 
@@ -80,8 +82,14 @@ def test_the_run_learns_a_lowered_capacity_within_the_limit_and_climbs_back(
 
 
 def _recover_after(admin: DemoErpAdmin, accepted: int) -> None:
-    """Give the ERP its capacity back once it has accepted that many calls while degraded."""
+    """Give the ERP its capacity back once it has accepted that many calls since it first pushed back."""
     deadline = time.monotonic() + 300  # a bound on a hang: the run fails on its own if it never gets there
-    while time.monotonic() < deadline and admin.stats().accepted < accepted:
+    pushed_back_at: int | None = None  # calls accepted when the first 429 was seen
+    while time.monotonic() < deadline:
+        stats = admin.stats()
+        if pushed_back_at is None and stats.rejected_for_concurrency:
+            pushed_back_at = stats.accepted
+        if pushed_back_at is not None and stats.accepted >= pushed_back_at + accepted:
+            break
         time.sleep(0.05)
     admin.configure(ErpBehaviour(latency_seconds=LATENCY_SECONDS))
