@@ -187,6 +187,9 @@ class SlotPool:
         self._untaken_rotations = 0  # rotations in a row whose slots nobody took at once
         self._next_lease = 0.0  # pacing and courtesy
         self._next_read = 0.0
+        # When the sleeping manager wakes up by itself; -inf while it is awake (it plans again before it
+        # sleeps, so nothing needs to wake it).
+        self._manager_wakes_at = -math.inf
         # When this pool last held a block; a new pool counts as having gone without for long.
         self._last_held = clock.monotonic() - policy.starved_seconds
         self._free_since: float | None = None  # free slots a pool holding some is waiting to see left over
@@ -348,7 +351,11 @@ class SlotPool:
                     self._retire(block, now, rotation=not self._closing)
                 return
             self._slot_free.notify()
-            if block.in_use == 0:  # the manager may need to start a linger timer
+            # An idle block goes back once it has lingered: wake the manager only if it would sleep past
+            # that. Waking it on every hand-back makes each one a contest for the lock with the manager's
+            # thread, which multiplies what a slot costs ten threads.
+            if block.in_use == 0 and self._idle_until(block) < self._manager_wakes_at:
+                self._manager_wakes_at = -math.inf  # woken: it plans again before it sleeps
                 self._manager_wakeup.notify()
 
     # Manager side: the only thread that talks to the server.
@@ -360,7 +367,9 @@ class SlotPool:
                 if work is None:
                     return
                 if not work:
+                    self._manager_wakes_at = self._clock.monotonic() + sleep_for
                     self._manager_wakeup.wait(sleep_for)
+                    self._manager_wakes_at = -math.inf
                     continue
             try:
                 self._perform(work)

@@ -120,7 +120,8 @@ def main() -> None:
         print(render_databases(outcomes, args.databases))
     print(
         f"\nruntime cost per task with slots held: {cost['one_thread_us']:.1f} us (1 thread), "
-        f"{cost['ten_threads_us']:.1f} us (10 threads contending); server calls in those "
+        f"{cost['ten_threads_us']:.1f} us (10 threads contending; "
+        f"{cost['ten_threads_takes_that_waited']} of their takes waited); server calls in those "
         f"{cost['rounds']} hand-outs: {cost['server_calls']}; a semaphore taken by the same threads: "
         f"{cost['semaphore_one_thread_us']:.1f} us and {cost['semaphore_ten_threads_us']:.1f} us "
         f"({cost['ten_threads_over_semaphore']:.2f}x)"
