@@ -11,6 +11,7 @@ import math
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ class _Timeline:
         self.changed = threading.Condition(self.lock)  # real time: for `settle` alone
         self.monotonic = monotonic
         self.waiters: list[_Waiter] = []
+        self.notified: Counter[int] = Counter()  # waits a notify ended, by thread ident
 
     def park(self, condition: "_ManualCondition", timeout: float | None) -> _Waiter:
         with self.lock:
@@ -56,6 +58,7 @@ class _Timeline:
             woken = [w for w in self.waiters if w.condition is condition and not w.woken][:count]
             for waiter in woken:
                 waiter.woken = waiter.notified = True
+                self.notified[waiter.thread] += 1
             return bool(woken)
 
 
@@ -137,6 +140,11 @@ class ManualClock:
         if self._wake_seconds > 0:
             return _SluggishCondition(lock, self._timeline, self._wake_seconds)
         return _ManualCondition(lock, self._timeline)
+
+    def notified_waits(self, thread: threading.Thread) -> int:
+        """How many of `thread`'s waits on this clock a notify ended (not a timeout)."""
+        with self._timeline.lock:
+            return self._timeline.notified[thread.ident or 0]
 
     def sluggish(self, wake_seconds: float) -> "ManualClock":
         """This clock as a busy interpreter's threads see it: a thread notified out of a wait runs on only
