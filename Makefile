@@ -68,7 +68,7 @@ bench: ## Benchmarks (not part of CI; about 50 min): the limiters on a SQLite an
 	$(MAKE) --no-print-directory bench-handover bench-adaptive bench-engine
 	$(BIN)/python -m tests.bench.provider_latency
 
-bench-handover: ## Slots changing hands with the default policy (about 4 min): one run alone, two on a limit of 10, six on a limit of 4, each beside a limiter-free baseline; bench-results/handover.json
+bench-handover: ## Slots changing hands with the default policy (3 rounds, about 12 min): one run alone, two on a limit of 10, six on a limit of 4, each beside a limiter-free baseline; bench-results/handover.json
 	$(BIN)/python -m tests.bench.handover
 
 bench-adaptive: ## Fixed 10, fixed 4 and adaptive limits while the demo ERP's capacity drops 10 -> 4 -> 10 (about 5 min); bench-results/adaptive.{json,png}

@@ -54,11 +54,13 @@ class Scenario:
     tasks: int = TASKS  # in all, shared alike by the runs
     limit: int = LIMIT
     width: int = LIMIT  # of each run's task runner; without a limiter the runs' widths add up to the limit
+    repeat: int = 0  # a repeat of a scenario gets limits of its own, untouched by the runs before it
 
     @property
     def stack(self) -> str:
         shape = "" if (self.runs, self.limit) == (RUNS, LIMIT) else f"-{self.runs}x{self.limit}"
-        return f"bench-{self.variant.value}-{round(self.duration * 1000)}ms{shape}"
+        repeat = f"-r{self.repeat}" if self.repeat else ""
+        return f"bench-{self.variant.value}-{round(self.duration * 1000)}ms{shape}{repeat}"
 
     @property
     def run_width(self) -> int:
