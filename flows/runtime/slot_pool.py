@@ -12,9 +12,10 @@ thread talks to the server, never a task:
   speed). While others may wait for the limit (it was found full within `contention_seconds`), a slot at a
   time, or what this run is short of its fair share at once; and a pool that holds slots already takes free
   ones only once they have stayed free for `leftover_seconds`, none of them taken meanwhile (fewer free at a
-  read starts the wait again): those holding none had their chance. Each lease is a write: on a SQLite
-  server under load, most fail with "database is locked" and are retried, which is why the first ones go
-  before the flow run's own writes;
+  read starts the wait again): those holding none had their chance; several free, and the waiters counted
+  just then none, it takes them at once. Each lease is a write: on a SQLite server under load, most fail
+  with "database is locked" and are retried, which is why the first ones go before the flow run's own
+  writes;
 - warm: a pool told how many tasks are about to come (`warm`) leases its first slots before they ask, and
   keeps them unused for up to `warm_grace_seconds`; `warm(wait=True)` (the runtime's HTTP services) returns
   once they are answered. A flow run's task submissions flood Prefect's server with writes: among them a
@@ -516,7 +517,16 @@ class SlotPool:
                 return
             contended = now - self._last_full < self._policy.contention_seconds
             below_fair_share = self._below_fair_share()
-            if contended and shared and held and state.free_slots > 0 and not below_fair_share:
+            # Counted just now, nobody waits: slots a run gave back (at its end, most often) are nobody
+            # else's turn. A count older than this read may miss a run that has started waiting since.
+            nobody_waits = recount_contenders and self._waiters_known and self._others_waiting == 0
+            if (
+                contended
+                and shared
+                and held
+                and state.free_slots > 0
+                and not (below_fair_share or nobody_waits)
+            ):
                 # A flow run holding slots of a limit others wait for takes more only once they have stayed
                 # free for a while: those that hold none have had their chance at them first.
                 if self._free_since is None or state.free_slots < self._free_seen_count:
@@ -529,7 +539,9 @@ class SlotPool:
                     self._next_read = left_over_at
                     return
             self._free_since = None
-            sizes = self._block_sizes(state, unserved, held, shared=shared, contended=contended)
+            sizes = self._block_sizes(
+                state, unserved, held, shared=shared, contended=contended, nobody_waits=nobody_waits
+            )
         leased = 0
         for size in sizes:
             sent_at = self._clock.monotonic()
@@ -557,7 +569,14 @@ class SlotPool:
         logger.debug("slot pool %s: %d waiting, leased %d", self.name, unserved, leased)
 
     def _block_sizes(
-        self, state: LimitState, unserved: int, held: int, *, shared: bool, contended: bool
+        self,
+        state: LimitState,
+        unserved: int,
+        held: int,
+        *,
+        shared: bool,
+        contended: bool,
+        nobody_waits: bool,
     ) -> list[int]:
         """The leases to ask for now, one after the other, a slot count each. Called with the lock held."""
         if not state.active:  # an inactive limit counts nothing (Prefect lets everything through)
@@ -565,6 +584,8 @@ class SlotPool:
         free = min(unserved, state.free_slots)
         if free <= 0:
             return []
+        if contended and nobody_waits:
+            return [1] * free  # what those who held them gave back, and nobody else asked for
         if contended:
             # One slot while others may wait, or what this run is short of its fair share (after a rotation,
             # or when another run has ended).

@@ -436,3 +436,35 @@ def test_a_count_the_server_was_too_busy_to_release_is_released_later(clock: Man
     for task in [*first, *second]:
         task.finish()
     clock.run_for(2.0, [manager, *first, *second])
+
+
+
+def test_slots_a_run_gives_back_when_nobody_waits_go_at_once_to_the_holder_that_wants_more(
+    clock: ManualClock, pools
+) -> None:
+    """Another run holds five slots of ten and is counted as holding; this one holds the other five and wants
+    ten. When the other gives three back and nobody waits, this run takes all three at its next read: slots
+    left over wait first for runs holding none, one slot a pace, only when some are counted waiting. Two runs
+    on a limit of 10 lost 3-5% of their time so, at the end of one of them."""
+    api = CountingLimitsApi(clock)
+    api.create_limit("pair", 10)
+    api.create_limit("pair-waiters", SlotPolicy().waiters_limit)
+    others = [api.lease_slots("pair", 1, 60.0) for _ in range(5)]
+    api.lease_slots("pair-waiters", 1, 60.0)  # the other run, counted as holding slots of the full limit
+    hungry, manager = with_manager(lambda: new_pool("pair", api, clock))
+    pools.append(hungry)
+    workers = [Worker(hungry, clock, work_seconds=0.5) for _ in range(10)]
+    for worker in workers:
+        worker.start()
+    threads = [manager, *workers]
+    clock.run_for(5.0, threads)
+    assert held_by(hungry) == 5
+    for lease_id in others[:3]:
+        api.release(lease_id)
+    # A read within the slow poll (0.5 s, jittered up to 0.6 s), its leases a moment later.
+    clock.run_for(0.65, threads)
+    assert held_by(hungry) == 8, held_by(hungry)
+    for worker in workers:
+        worker.stop()
+    clock.run_for(2.0, threads)
+    assert all(w.error is None for w in workers)
