@@ -88,6 +88,14 @@ def main() -> None:
         values = " ".join(f"{value:.3f}" for value in target["rounds"])
         verdict = "met" if target["met"] else "MISSED"
         print(f"{name:<34} {target['value']:>6.3f}  target {target['target']}  {verdict}  (rounds: {values})")
+    for name, scenario in (("pair", 3), ("six", 4)):
+        counts = [one_round[scenario].handovers or {} for one_round in rounds]
+        print(
+            f"{name}: slots passed between runs (count, slot seconds idle, median gap ms) per round: "
+            + ", ".join(
+                f"{c.get('count')} / {c.get('idle_slot_seconds')} / {c.get('median_gap_ms')}" for c in counts
+            )
+        )
     print(f"written to {path}")
 
 

@@ -25,3 +25,4 @@ class Outcome:
     erp_rate_rejections: int | None = None
     database: str = "sqlite"  # the Prefect server's
     runs: int = 2
+    handovers: dict[str, float] | None = None  # slots passing between runs (metrics.handovers)

@@ -25,7 +25,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
 from rpa_naming import concurrency_limit_name
 from tests.bench.guards import ERP, ERP_RATE, Variant
-from tests.bench.metrics import highest_overlap, steady_rate
+from tests.bench.metrics import handovers, highest_overlap, steady_rate
 from tests.bench.outcome import Outcome
 from tests.bench.processes import wait_all_or_stop
 from tests.bench.table import render, render_databases
@@ -249,6 +249,7 @@ def _run(
         run_first_call_s=[round(min(start for start, _ in run["intervals"]) - start_at, 2) for run in runs],
         runtime_server_calls_per_task=sum(calls) / scenario.tasks if calls and not capped else None,
         runs=scenario.runs,
+        handovers=handovers([run["intervals"] for run in runs]) if scenario.runs > 1 and not capped else None,
     )
     if rate:
         measured = steady_rate(intervals, RATE_BURST) if not capped else _capped_rate(stats)
