@@ -38,7 +38,7 @@ from tests.bench.adaptive_picture import draw
 from tests.bench.adaptive_scenario import ERP, LIMITER_KINDS, CapacityMode, Limiter, Scenario
 from tests.bench.adaptive_table import render
 from tests.bench.adaptive_workload import adaptive_available
-from tests.bench.processes import stop
+from tests.bench.processes import exit_on_sigterm, stop
 from tests.support.ports import free_port
 from tests.support.prefect_server import DATABASES, server_on
 from tools.demo_erp.admin import DemoErpAdmin
@@ -286,4 +286,5 @@ def _report(
 
 
 if __name__ == "__main__":
+    exit_on_sigterm()
     main()

@@ -31,7 +31,7 @@ from rpa_naming import concurrency_limit_name
 from tests.bench.engine_workload import Shape
 from tests.bench.guards import ERP
 from tests.bench.metrics import highest_overlap
-from tests.bench.processes import wait_all_or_stop
+from tests.bench.processes import exit_on_sigterm, wait_all_or_stop
 from tests.support.ports import free_port
 from tests.support.prefect_server import PrefectServer
 from tools.demo_erp.admin import DemoErpAdmin
@@ -375,4 +375,5 @@ def _number(value: float | None) -> str:
 
 
 if __name__ == "__main__":
+    exit_on_sigterm()
     main()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tests.bench.guards import Variant
 from tests.bench.outcome import Outcome
+from tests.bench.processes import exit_on_sigterm
 from tests.bench.run import Scenario, _flow_run_env, _run_all
 from tests.bench.table import render
 from tests.support.prefect_server import free_port, server_on
@@ -147,4 +148,5 @@ def _time(outcome: Outcome) -> float:
 
 
 if __name__ == "__main__":
+    exit_on_sigterm()
     main()

@@ -34,6 +34,7 @@ from infra import config_keys
 from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimitProvider
 from infra.prefect_resources.variable import VariableProvider
 from infra.prefect_resources.work_pool import WorkPoolProvider
+from tests.bench.processes import exit_on_sigterm
 from tests.support.prefect_server import PrefectServer, free_port
 from tests.support.provider_protocol import DynamicProviderProcess, EngineStack, to_struct
 
@@ -229,4 +230,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    exit_on_sigterm()
     main()

@@ -27,7 +27,7 @@ from rpa_naming import concurrency_limit_name
 from tests.bench.guards import ERP, ERP_RATE, Variant
 from tests.bench.metrics import handovers, highest_overlap, steady_rate
 from tests.bench.outcome import Outcome
-from tests.bench.processes import wait_all_or_stop
+from tests.bench.processes import exit_on_sigterm, wait_all_or_stop
 from tests.bench.table import render, render_databases
 from tests.support.postgres import postgres_bin_dir
 from tests.support.prefect_server import DATABASES, OFFLINE_ENV, PrefectServer, free_port, server_on
@@ -280,4 +280,5 @@ def _runtime_cost(client_url: str, env: dict[str, str]) -> str:
 
 
 if __name__ == "__main__":
+    exit_on_sigterm()
     main()
