@@ -20,14 +20,19 @@ def exit_on_sigterm() -> None:
 
 def wait_all_or_stop(processes: list[subprocess.Popen[bytes]], deadline: float) -> bool:
     """True if all exited by `deadline` (time.time()); otherwise every one still running is stopped (SIGTERM
-    to its group, SIGKILL after the grace) and False is returned."""
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.0, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            break
-    else:
-        return True
+    to its group, SIGKILL after the grace) and False is returned. They are stopped too if the wait is cut
+    short by the benchmark's own end."""
+    try:
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                break
+        else:
+            return True
+    except BaseException:  # the benchmark itself stopped (SIGTERM, Ctrl-C): its flow runs stop with it
+        stop(processes)
+        raise
     stop(processes)
     return False
 
