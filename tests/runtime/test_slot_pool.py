@@ -438,7 +438,6 @@ def test_a_count_the_server_was_too_busy_to_release_is_released_later(clock: Man
     clock.run_for(2.0, [manager, *first, *second])
 
 
-
 def test_slots_a_run_gives_back_when_nobody_waits_go_at_once_to_the_holder_that_wants_more(
     clock: ManualClock, pools
 ) -> None:
