@@ -42,12 +42,14 @@ SIX_MAX_FIRST_CALL_S = 5.0
 SIX_MAX_FINISH_SPREAD = 1.3  # the last run's finish over the first's
 
 
+PAIR_RUNTIME = Scenario(Variant.RUNTIME, DURATION, **PAIR)
+SIX_RUNTIME = Scenario(Variant.RUNTIME, DURATION, **SIX)
 ROUND = [
     Scenario(Variant.UNLIMITED, DURATION, **ALONE),
     Scenario(Variant.RUNTIME, DURATION, **ALONE),
     Scenario(Variant.UNLIMITED, DURATION, **PAIR),
-    Scenario(Variant.RUNTIME, DURATION, **PAIR),
-    Scenario(Variant.RUNTIME, DURATION, **SIX),
+    PAIR_RUNTIME,
+    SIX_RUNTIME,
 ]
 
 
@@ -89,8 +91,8 @@ def main() -> None:
         values = " ".join(f"{value:.3f}" for value in target["rounds"])
         verdict = "met" if target["met"] else "MISSED"
         print(f"{name:<34} {target['value']:>6.3f}  target {target['target']}  {verdict}  (rounds: {values})")
-    for name, scenario in (("pair", 3), ("six", 4)):
-        counts = [one_round[scenario].handovers or {} for one_round in rounds]
+    for name, scenario in (("pair", PAIR_RUNTIME), ("six", SIX_RUNTIME)):
+        counts = [one_round[ROUND.index(scenario)].handovers or {} for one_round in rounds]
         print(
             f"{name}: slots passed between runs (count, slot seconds idle, median gap ms) per round: "
             + ", ".join(

@@ -1,5 +1,6 @@
 """Numbers derived from the guarded intervals the workload runs report."""
 
+import statistics
 from collections.abc import Sequence
 
 Interval = tuple[float, float]
@@ -42,8 +43,7 @@ def handovers(runs: Sequence[Sequence[Interval]]) -> dict[str, float]:
             ended_at, ended_run = waiting.pop(0)
             if ended_run != run:
                 gaps.append(start - ended_at)
-    gaps.sort()
-    median = gaps[len(gaps) // 2] if gaps else 0.0
+    median = statistics.median(gaps) if gaps else 0.0
     return {
         "count": len(gaps),
         "idle_slot_seconds": round(sum(gaps), 2),
