@@ -5,14 +5,49 @@ cannot judge them."""
 import itertools
 from collections import defaultdict
 from typing import TypeGuard
+from urllib.parse import urlsplit
 
+import rpa_naming
+from infra.prefect_objects import declared_objects
 from infra.settings import PlatformSettings, StackSettings
 from infra.stack_config import STACKS
+from infra.url_credentials import masked_url
 
 
 def between_stacks_problems(stacks: list[StackSettings]) -> list[str]:
     """The problems between `stacks` (those whose own file is valid), as `make check` prints them."""
-    return [f"environments: {violation}" for violation in limits_shrinking_toward_production(stacks)]
+    return [
+        *(f"one identity per stack: {problem}" for problem in objects_written_twice(stacks)),
+        *(f"environments: {violation}" for violation in limits_shrinking_toward_production(stacks)),
+    ]
+
+
+def objects_written_twice(stacks: list[StackSettings]) -> list[str]:
+    """Prefect objects that two stacks on one server would both write: the second `up` would fail on it, or,
+    adopting, the two would overwrite each other's. Variables are named by environment, not by stack, so two
+    stacks of one environment on one server meet there first."""
+    problems = []
+    for first, second in itertools.combinations(stacks, 2):
+        if same_server(first.config.prefect_api_url, second.config.prefect_api_url):
+            keys = {o.inputs.label(): o.path for o in declared_objects(first)}
+            for other in declared_objects(second):
+                if (key := keys.get(other.inputs.label())) is not None:
+                    problems.append(
+                        f"{first.source} ({key}) and {second.source} ({other.path}) both write "
+                        f"{other.inputs.label()} on {masked_url(first.config.prefect_api_url)}: give one of "
+                        "them another environment or another prefectApiUrl"
+                    )
+    return problems
+
+
+def same_server(first: str, second: str) -> bool:
+    return server_of(first) == server_of(second)
+
+
+def server_of(api_url: str) -> tuple[str, str, str]:
+    """The server an API URL names: scheme and host are case-blind, and a trailing slash changes nothing."""
+    url = urlsplit(api_url)
+    return url.scheme.lower(), url.netloc.lower(), url.path.rstrip("/")
 
 
 def limits_shrinking_toward_production(stacks: list[StackSettings]) -> list[str]:
@@ -48,8 +83,9 @@ def stack_limits(platform: PlatformSettings) -> dict[str, float]:
             limits[f"queue {queue.pool}/{queue.name} concurrencyLimit"] = queue.concurrency_limit
     for limit in platform.concurrency_limits:
         limits[f"concurrency limit {limit.name}"] = limit.limit
-    for key, value in platform.variables.items():
-        if key.endswith("_max_concurrent_tasks") and is_number(value):
+    for flow in rpa_naming.FLOWS:
+        key = rpa_naming.flow_variable_key(flow, rpa_naming.MAX_CONCURRENT_TASKS)
+        if is_number(value := platform.variables.get(key)):
             limits[f"variable {key}"] = value
     return limits
 

@@ -12,7 +12,7 @@ def flow_requirement_problems(settings: StackSettings) -> list[Problem]:
     problems = []
     for flow in rpa_naming.FLOWS:
         for setting in rpa_naming.FLOW_SETTINGS:
-            key = f"{flow}_{setting}"
+            key = rpa_naming.flow_variable_key(flow, setting)
             path = f"platform.variables.{key}"
             if key not in platform.variables:
                 problems.append(Problem(path, f"missing: flow {flow} reads {settings.variable_name(key)}"))

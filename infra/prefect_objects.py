@@ -5,10 +5,11 @@ own rules to the names the stack gives them, before anything is sent) start from
 """
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic.alias_generators import to_camel
 
+import rpa_naming
 from infra.policies import rules
 from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimitInputs
 from infra.prefect_resources.inputs import ResourceInputs
@@ -81,39 +82,73 @@ def tag_limit_inputs(settings: StackSettings, tag: str, limit: int) -> TaskRunCo
     return TaskRunConcurrencyLimitInputs(tag=settings.tag(tag), limit=limit, **managed(settings))
 
 
-def prefect_problems(settings: StackSettings) -> list[Problem]:
-    """What Prefect would refuse once the stack's names are applied, and the zero limits the policy pack
-    refuses, found with the resources' and the policies' own rules and reported against the stack file's
-    keys."""
+class DeclaredObject(NamedTuple):
+    """A Prefect object the stack writes, and the stack file key that declares it."""
+
+    path: str
+    inputs: ResourceInputs
+    # Variables and tag limits are one value at their key; the other objects' properties are keys under it.
+    single_value: bool = False
+
+    def key(self, prop: str) -> str:
+        """The stack file key of one property of the object."""
+        return self.path if self.single_value else f"{self.path}.{prop}"
+
+
+def declared_objects(settings: StackSettings) -> list[DeclaredObject]:
+    """Every Prefect object the stack writes (queue priorities aside: they belong to their pool), in the order
+    the stack file declares them."""
     platform = settings.platform
     pools = {pool.name for pool in platform.pools}
-    located: list[tuple[str, ResourceInputs]] = [
-        *((f"platform.pools[{i}]", work_pool_inputs(settings, p)) for i, p in enumerate(platform.pools)),
+    limits = platform.concurrency_limits
+    return [
         *(
-            (f"platform.queues[{i}]", work_queue_inputs(settings, q))
+            DeclaredObject(f"platform.pools[{i}]", work_pool_inputs(settings, p))
+            for i, p in enumerate(platform.pools)
+        ),
+        *(
+            DeclaredObject(f"platform.queues[{i}]", work_queue_inputs(settings, q))
             for i, q in enumerate(platform.queues)
             if q.pool in pools
         ),
         *(
-            (f"platform.concurrencyLimits[{i}]", concurrency_limit_inputs(settings, c))
-            for i, c in enumerate(platform.concurrency_limits)
+            DeclaredObject(f"platform.concurrencyLimits[{i}]", concurrency_limit_inputs(settings, c))
+            for i, c in enumerate(limits)
+        ),
+        *(
+            DeclaredObject(
+                f"platform.variables.{key}", variable_inputs(settings, key, value), single_value=True
+            )
+            for key, value in platform.variables.items()
+        ),
+        *(
+            DeclaredObject(
+                f"platform.concurrencyLimits[{i}].adaptive.floor",
+                variable_inputs(settings, rpa_naming.adaptive_floor_key(c.name), c.adaptive.floor),
+                single_value=True,
+            )
+            for i, c in enumerate(limits)
+            if c.adaptive is not None
+        ),
+        *(
+            DeclaredObject(
+                f"platform.tagLimits.{tag}", tag_limit_inputs(settings, tag, limit), single_value=True
+            )
+            for tag, limit in platform.tag_limits.items()
         ),
     ]
+
+
+def prefect_problems(settings: StackSettings) -> list[Problem]:
+    """What Prefect would refuse once the stack's names are applied, and the zero limits the policy pack
+    refuses, found with the resources' and the policies' own rules and reported against the stack file's
+    keys."""
     problems = []
-    for path, inputs in located:
-        problems += resource_problems(inputs, under(path))
-    for pool in platform.pools:
+    for declared_object in declared_objects(settings):
+        problems += resource_problems(declared_object.inputs, declared_object.key)
+    for pool in settings.platform.pools:
         if priorities := queue_priorities_inputs(settings, pool):
             problems += resource_problems(priorities, priority_path(settings, pool))
-    for key, value in platform.variables.items():
-        for problem in VariableInputs.problems(declared(variable_inputs(settings, key, value))):
-            problems.append(
-                Problem(
-                    f"platform.variables.{key}", f"variable '{settings.variable_name(key)}': {problem.reason}"
-                )
-            )
-    for tag, limit in platform.tag_limits.items():
-        problems += resource_problems(tag_limit_inputs(settings, tag, limit), at(f"platform.tagLimits.{tag}"))
     return problems
 
 
@@ -157,13 +192,3 @@ def priority_path(settings: StackSettings, pool: PoolSettings) -> Callable[[str]
 def declared(inputs: ResourceInputs) -> dict[str, Any]:
     """The inputs as the program declares them (not as JSON, which would turn an infinity into null)."""
     return inputs.model_dump(by_alias=True)
-
-
-def under(path: str) -> Callable[[str], str]:
-    """Properties of the resource as keys under the stack file's `path`."""
-    return lambda prop: f"{path}.{prop}"
-
-
-def at(path: str) -> Callable[[str], str]:
-    """Every property of the resource at one stack file key (a tag limit is one number)."""
-    return lambda _prop: path

@@ -66,8 +66,13 @@ def stack_variable_name(environment: str, key: str) -> str:
     return f"{environment}_{key}"
 
 
+def flow_variable_key(flow: str, setting: str) -> str:
+    """A flow's setting as a key of the stack file's `variables:` (`rpa3`, `timeout` -> `rpa3_timeout`)."""
+    return f"{flow}_{setting}"
+
+
 def flow_variable_name(environment: str, flow: str, setting: str) -> str:
-    return stack_variable_name(environment, f"{flow}_{setting}")
+    return stack_variable_name(environment, flow_variable_key(flow, setting))
 
 
 def adaptive_floor_key(resource: str) -> str:
