@@ -29,6 +29,12 @@ from rpa_naming import (
 )
 from rpa_naming.flow_setting_bounds import ADAPTIVE_FLOOR_BOUNDS, FLOW_SETTING_BOUNDS, NumberBounds
 
+# In a flow-run container with host networking 127.0.0.1 is the Docker host, so this default reaches a demo
+# ERP on the host; anything else is set per stack in the pool's job variables (`env`).
+DEMO_ERP_API_URL = "http://127.0.0.1:8765"
+# SQLAlchemy URL: sqlite:///path.db (one writer at a time) or postgresql+psycopg://user:pw@host/db.
+LOCAL_DATABASE_URL = "sqlite:///rpa-results.db"
+
 _WIDTH = FLOW_SETTING_BOUNDS[MAX_CONCURRENT_TASKS]
 _TIMEOUT = FLOW_SETTING_BOUNDS[TIMEOUT]
 
@@ -45,11 +51,8 @@ class FlowEnvironment(BaseSettings):
     # The pattern is what every Prefect name derived from the stack accepts (limits refuse `/ % & > <`).
     stack: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
     environment: Environment | None = None
-    # In a flow-run container with host networking 127.0.0.1 is the Docker host, so these defaults reach a
-    # demo ERP on the host; anything else is set per stack in the pool's job variables (`env`).
-    erp_api_url: str = "http://127.0.0.1:8765"
-    # SQLAlchemy URL: sqlite:///path.db (one writer at a time) or postgresql+psycopg://user:pw@host/db.
-    database_url: str = "sqlite:///rpa-results.db"
+    erp_api_url: str = DEMO_ERP_API_URL
+    database_url: str = LOCAL_DATABASE_URL
 
     @classmethod
     def read(cls) -> Self:
@@ -103,15 +106,19 @@ class RunSettings(BaseModel):
     timeout_seconds: float = Field(ge=_TIMEOUT.minimum, le=_TIMEOUT.maximum)
     # Resource -> floor of its adaptive limit; a resource not here has the fixed limit of the stack.
     adaptive_floors: dict[str, int] = Field(default_factory=dict)
+    # Where the external systems are (`RPA_ERP_API_URL`, `RPA_DATABASE_URL`).
+    erp_api_url: str = DEMO_ERP_API_URL
+    database_url: str = LOCAL_DATABASE_URL
 
     @classmethod
     def load(cls, flow: str) -> Self:
-        """Stack and environment from `RPA_STACK` / `RPA_ENVIRONMENT` (checked before any server call, so a
-        misconfigured deployment fails at once), then the Variables
-        `<environment>_<flow>_max_concurrent_tasks` and `<environment>_<flow>_timeout`, each checked by the
-        same rule as the stack file's values, and which limits are adaptive
+        """Every `RPA_*` setting, read once: stack and environment from `RPA_STACK` / `RPA_ENVIRONMENT`
+        (checked before any server call, so a misconfigured deployment fails at once), the systems' URLs; then
+        the Variables `<environment>_<flow>_max_concurrent_tasks` and `<environment>_<flow>_timeout`, each
+        checked by the same rule as the stack file's values, and which limits are adaptive
         (`<environment>_<resource>_adaptive_floor`, absent for a fixed limit)."""
-        stack, environment = FlowEnvironment.read().stack_and_environment(_deployment_id())
+        run_environment = FlowEnvironment.read()
+        stack, environment = run_environment.stack_and_environment(_deployment_id())
         with get_client(sync_client=True) as client:
             values = {
                 setting: _variable(
@@ -132,6 +139,8 @@ class RunSettings(BaseModel):
             max_concurrent_tasks=values[MAX_CONCURRENT_TASKS],  # type: ignore[arg-type]  # checked above
             timeout_seconds=values[TIMEOUT],  # type: ignore[arg-type]  # checked above
             adaptive_floors={r: floor for r, floor in floors.items() if floor is not None},  # type: ignore[misc]  # checked above
+            erp_api_url=run_environment.erp_api_url,
+            database_url=run_environment.database_url,
         )
 
 

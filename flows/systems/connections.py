@@ -14,7 +14,6 @@ from prefect.context import FlowRunContext
 from flows.erp_api import CALLER_HEADER
 from flows.runtime import FlowRuntime, RunMetrics, RunSettings
 from flows.runtime.item_chunks import ItemPool
-from flows.systems.endpoints import database_url, erp_api_url
 from flows.systems.erp import ErpApi
 from flows.systems.results_db import ResultsDatabase
 from rpa_naming import DB_WRITE, ERP_API, ERP_API_RATE
@@ -38,10 +37,16 @@ def open_systems(settings: RunSettings) -> Iterator[RpaSystems]:
     with FlowRuntime.open(settings, concurrency=[ERP_API, DB_WRITE], rates=[ERP_API_RATE]) as runtime:
         erp = ErpApi(
             runtime.http_service(
-                "erp", erp_api_url(), concurrency=ERP_API, rate=ERP_API_RATE, headers={CALLER_HEADER: run_id}
+                "erp",
+                settings.erp_api_url,
+                concurrency=ERP_API,
+                rate=ERP_API_RATE,
+                headers={CALLER_HEADER: run_id},
             )
         )
-        results = ResultsDatabase(database_url(), runtime.slots(DB_WRITE), settings.timeout_seconds, run_id)
+        results = ResultsDatabase(
+            settings.database_url, runtime.slots(DB_WRITE), settings.timeout_seconds, run_id
+        )
         try:
             results.create_tables()
             # Closed before the runtime: items still going finish with their slots, then the slots go back.

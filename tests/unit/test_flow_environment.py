@@ -34,8 +34,8 @@ def test_a_set_environment_is_read_with_the_rpa_prefix(monkeypatch: pytest.Monke
     monkeypatch.setenv(endpoints.DATABASE_URL_ENV, "postgresql+psycopg://rpa@db/rpa")
     environment = FlowEnvironment.read()
     assert environment.stack_and_environment(DEPLOYMENT) == ("prod", "production")
-    assert endpoints.erp_api_url() == "https://erp.example.com"
-    assert endpoints.database_url() == "postgresql+psycopg://rpa@db/rpa"
+    assert environment.erp_api_url == "https://erp.example.com"
+    assert environment.database_url == "postgresql+psycopg://rpa@db/rpa"
 
 
 def test_a_deployed_run_without_rpa_stack_is_refused_naming_where_to_set_it(
