@@ -1,54 +1,97 @@
 """`make list-config`: what each stack puts on the Prefect server and Docker, by the names they will have.
 
+`python -m infra.list_config --json` prints the same as JSON, for tools (one object per stack);
 `python -m infra.list_config --api-url STACK` prints only the stack's Prefect API URL (for `make deploy`).
 """
 
 import argparse
+import json
 import sys
-from pathlib import Path
+from typing import Any
 
-from infra.settings import SettingsError
+from infra.settings import SettingsError, StackSettings
 from infra.stack_config import from_stack_file, stack_file, stack_files
 from infra.worker_spec import worker_container_specs
 
 
-def describe(path: Path) -> None:
-    settings = from_stack_file(path)
+def listing(settings: StackSettings) -> dict[str, Any]:
+    """The stack's objects by their names on the server (what the text and the JSON both show)."""
     platform = settings.platform
-    print(f"{settings.stack} ({settings.environment}) -> {settings.config.prefect_api_url}")
-    for pool in platform.pools:
-        print(f"  work pool     {settings.pool_name(pool.name)}: {pool.type}, limit {pool.concurrency_limit}")
-    for queue in platform.queues:
-        print(
-            f"  work queue    {settings.pool_name(queue.pool)}/{queue.name}: priority {queue.priority}, "
-            f"limit {queue.concurrency_limit}"
+    return {
+        "stack": settings.stack,
+        "environment": settings.environment,
+        "source": settings.source,
+        "prefectApiUrl": settings.config.prefect_api_url,
+        "workPools": [
+            {"name": settings.pool_name(p.name), "type": p.type, "concurrencyLimit": p.concurrency_limit}
+            for p in platform.pools
+        ],
+        "workQueues": [
+            {
+                "pool": settings.pool_name(q.pool),
+                "name": q.name,
+                "priority": q.priority,
+                "concurrencyLimit": q.concurrency_limit,
+            }
+            for q in platform.queues
+        ],
+        "workers": [
+            {"name": s.name, "image": s.image, "dockerHost": s.docker_host, "arguments": s.command[3:]}
+            for s in worker_container_specs(settings)
+        ],
+        "variables": {settings.variable_name(key): value for key, value in settings.server_variables.items()},
+        "concurrencyLimits": [
+            {
+                "name": settings.limit_name(c.name),
+                "limit": c.limit,
+                "slotDecayPerSecond": c.slot_decay_per_second,
+                "adaptiveFloor": c.adaptive.floor if c.adaptive else None,
+            }
+            for c in platform.concurrency_limits
+        ],
+        "tagLimits": {settings.tag(tag): slots for tag, slots in platform.tag_limits.items()},
+    }
+
+
+def as_text(stack: dict[str, Any]) -> str:
+    lines = [f"{stack['stack']} ({stack['environment']}) -> {stack['prefectApiUrl']}"]
+    for pool in stack["workPools"]:
+        lines.append(f"  work pool     {pool['name']}: {pool['type']}, limit {pool['concurrencyLimit']}")
+    for queue in stack["workQueues"]:
+        lines.append(
+            f"  work queue    {queue['pool']}/{queue['name']}: priority {queue['priority']}, "
+            f"limit {queue['concurrencyLimit']}"
         )
-    for spec in worker_container_specs(settings):
-        arguments = " ".join(spec.command[3:])
-        print(f"  worker        {spec.name}: {spec.image} on {spec.docker_host}, {arguments}")
-    for key, value in settings.server_variables.items():
-        print(f"  variable      {settings.variable_name(key)} = {value!r}")
-    for limit in platform.concurrency_limits:
-        rate = f", {limit.slot_decay_per_second:g} slots/s" if limit.slot_decay_per_second else ""
-        adaptive = f", adaptive from {limit.adaptive.floor}" if limit.adaptive else ""
-        print(f"  limit         {settings.limit_name(limit.name)}: {limit.limit}{rate}{adaptive}")
-    for tag, slots in platform.tag_limits.items():
-        print(f"  tag limit     {settings.tag(tag)}: {slots}")
+    for worker in stack["workers"]:
+        arguments = " ".join(worker["arguments"])
+        lines.append(
+            f"  worker        {worker['name']}: {worker['image']} on {worker['dockerHost']}, {arguments}"
+        )
+    for name, value in stack["variables"].items():
+        lines.append(f"  variable      {name} = {value!r}")
+    for limit in stack["concurrencyLimits"]:
+        rate = f", {limit['slotDecayPerSecond']:g} slots/s" if limit["slotDecayPerSecond"] else ""
+        adaptive = f", adaptive from {limit['adaptiveFloor']}" if limit["adaptiveFloor"] is not None else ""
+        lines.append(f"  limit         {limit['name']}: {limit['limit']}{rate}{adaptive}")
+    for tag, slots in stack["tagLimits"].items():
+        lines.append(f"  tag limit     {tag}: {slots}")
+    return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.list_config", description=__doc__)
     parser.add_argument("--api-url", metavar="STACK", help="print only this stack's Prefect API URL")
-    args = parser.parse_args()
+    parser.add_argument("--json", action="store_true", help="every stack as JSON: a list of objects")
+    args = parser.parse_args(argv)
     try:
         if args.api_url:
             print(from_stack_file(stack_file(args.api_url)).config.prefect_api_url)
             return 0
-        for path in stack_files():
-            describe(path)
+        stacks = [listing(from_stack_file(path)) for path in stack_files()]
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 1
+    print(json.dumps(stacks, indent=2) if args.json else "\n".join(map(as_text, stacks)))
     return 0
 
 

@@ -1,8 +1,8 @@
 """Where the stack lives: its Prefect API and its environment. The stack files are read by infra alone (one
 home per rule), so this asks `python -m infra.list_config` in a subprocess rather than importing infra."""
 
+import json
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,14 +29,12 @@ def _list_config(*args: str) -> str:
 
 
 def _environment_from_stack_file(stack: str) -> str:
-    # `make list-config` heads each stack with "<stack> (<environment>) -> <api url>".
-    heading = re.compile(rf"^{re.escape(stack)} \((?P<environment>[a-z]+)\) -> ", re.MULTILINE)
-    found = heading.search(_list_config())
-    if found is None:
-        raise PlanError(
-            f"unknown stack {stack!r}: no Pulumi.{stack}.yaml (pass --environment for a stack made elsewhere)"
-        )
-    return found["environment"]
+    for listed in json.loads(_list_config("--json")):
+        if listed["stack"] == stack:
+            return listed["environment"]
+    raise PlanError(
+        f"unknown stack {stack!r}: no Pulumi.{stack}.yaml (pass --environment for a stack made elsewhere)"
+    )
 
 
 def resolve_target(stack: str, environment: str | None) -> Target:
