@@ -1,9 +1,9 @@
 """`make check`: validate every stack file, the rules between them and prefect.yaml against them, without
 the Pulumi CLI or a Prefect server.
 
-`python -m infra.check [ROOT]` checks the `Pulumi.<stack>.yaml` files and the prefect.yaml in ROOT (by default
-this repository). Every check runs, on the stack files that are valid; exit status 1 with every problem listed
-(file, key, what is allowed) when anything is wrong.
+`python -m infra.check [ROOT]` checks the `Pulumi.<stack>.yaml` files, the prefect.yaml and the GitOps apply
+workflow in ROOT (by default this repository). Every check runs, on the stack files that are valid; exit
+status 1 with every problem listed (file, key, what is allowed) when anything is wrong.
 """
 
 import argparse
@@ -14,6 +14,7 @@ from infra.between_stacks import between_stacks_problems
 from infra.deployment_check import check_prefect_yaml
 from infra.settings import SettingsError
 from infra.stack_config import PROJECT_ROOT, from_stack_file, stack_files
+from infra.workflow_check import apply_workflow_problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             f"queue(s), {workers} worker(s), {variables} variable(s), {len(platform.concurrency_limits)} "
             "limit(s))"
         )
-    for problem in between_stacks_problems(stacks):
+    for problem in [*between_stacks_problems(stacks), *apply_workflow_problems(root)]:
         print(problem, file=sys.stderr)
         failed = True
     problems = check_prefect_yaml(root / "prefect.yaml", stacks)

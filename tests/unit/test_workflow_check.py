@@ -1,0 +1,43 @@
+"""`make check` holds the GitOps apply workflow to the list of stacks: every stack applied on merge, in order."""
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from infra.stack_config import PROJECT_ROOT
+from infra.workflow_check import APPLY_WORKFLOW, apply_workflow_problems
+
+
+def workflow_copy(tmp_path: Path) -> Path:
+    (tmp_path / APPLY_WORKFLOW).parent.mkdir(parents=True)
+    return Path(shutil.copy(PROJECT_ROOT / APPLY_WORKFLOW, tmp_path / APPLY_WORKFLOW))
+
+
+def test_the_shipped_workflow_applies_every_stack_in_order() -> None:
+    assert apply_workflow_problems(PROJECT_ROOT) == []
+
+
+def test_a_stack_the_workflow_does_not_apply_is_refused(tmp_path: Path) -> None:
+    path = workflow_copy(tmp_path)
+    workflow = yaml.safe_load(path.read_text())
+    del workflow["jobs"]["prod"]
+    path.write_text(yaml.safe_dump(workflow, sort_keys=False))
+    assert apply_workflow_problems(tmp_path) == [
+        ".github/workflows/apply.yml: jobs: apply dev, staging, but the stacks are dev, staging, prod (STACKS in "
+        "infra/stack_config.py): one job `uses: ./.github/workflows/apply-stack.yml` per stack"
+    ]
+
+
+def test_a_stack_applied_out_of_order_is_refused(tmp_path: Path) -> None:
+    path = workflow_copy(tmp_path)
+    workflow = yaml.safe_load(path.read_text())
+    workflow["jobs"]["prod"]["needs"] = "dev"
+    path.write_text(yaml.safe_dump(workflow, sort_keys=False))
+    assert apply_workflow_problems(tmp_path) == [
+        ".github/workflows/apply.yml: jobs.prod.needs: 'dev', must be 'staging': prod is applied after staging"
+    ]
+
+
+def test_a_copy_without_gitops_has_nothing_to_agree_with(tmp_path: Path) -> None:
+    assert apply_workflow_problems(tmp_path) == []
