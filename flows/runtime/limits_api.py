@@ -83,7 +83,7 @@ class LimitState:
 
 class Limits(Protocol):
     """What the runtime asks of Prefect's global concurrency limits: `LimitsApi` asks a server, and
-    flows/runtime/memory_limits_api.py answers the same way from memory (tests/runtime/test_limits_contract.py
+    tests/support/memory_limits_api.py answers the same way from memory (tests/runtime/test_limits_contract.py
     holds the two to the same behaviour)."""
 
     def lease_storage(self) -> str | None: ...

@@ -6,9 +6,9 @@ import pytest
 from prefect.client.orchestration import SyncPrefectClient
 
 from flows.runtime.limits_api import LimitsApi
-from flows.runtime.memory_limits_api import MemoryLimitsApi
 from tests.runtime.limits_under_test import InMemory, LimitsUnderTest, OnServer
 from tests.support.manual_clock import ManualClock
+from tests.support.memory_limits_api import MemoryLimitsApi
 
 
 @pytest.fixture(params=["memory", "server"])

@@ -10,8 +10,8 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
 
 from flows.runtime.limits_api import Limits, LimitsApi
-from flows.runtime.memory_limits_api import MemoryLimitsApi
 from tests.support.manual_clock import ManualClock
+from tests.support.memory_limits_api import MemoryLimitsApi
 
 
 class LimitsUnderTest(Protocol):

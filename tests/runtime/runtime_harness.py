@@ -11,12 +11,12 @@ import httpx
 from flows.clock import Clock
 from flows.runtime.deadline import Deadline
 from flows.runtime.limits_api import ServerBusy
-from flows.runtime.memory_limits_api import MemoryLimitsApi
 from flows.runtime.rate_limiter import RateLimiter
 from flows.runtime.run_metrics import RunMetrics
 from flows.runtime.runtime_events import RuntimeEvents
 from flows.runtime.slot_pool import SlotPolicy, SlotPool
 from tests.support.manual_clock import ManualClock
+from tests.support.memory_limits_api import MemoryLimitsApi
 
 Made = TypeVar("Made")
 

@@ -14,10 +14,10 @@ import pytest
 from flows.runtime.deadline import Deadline
 from flows.runtime.errors import MissingConcurrencyLimitError
 from flows.runtime.limits_api import LimitState, ServerBusy
-from flows.runtime.memory_limits_api import MemoryLimitsApi
 from flows.runtime.slot_pool import SlotPolicy, SlotPool
 from tests.runtime.runtime_harness import FlakyLimitsApi, Task, Worker, new_pool, with_manager
 from tests.support.manual_clock import ManualClock
+from tests.support.memory_limits_api import MemoryLimitsApi
 
 
 @pytest.fixture(autouse=True)
