@@ -9,6 +9,7 @@ by default)."""
 
 import argparse
 import json
+import re
 import sys
 import time
 from typing import Any
@@ -19,6 +20,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import get_current_settings
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flows.runtime.metrics_artifact import MetricRow, read_rows
@@ -87,13 +89,14 @@ def _report(client: SyncPrefectClient, flow_run: FlowRun, console: Console) -> N
         console.print("no metrics table: the run published none (it may have failed before its work started)")
     else:
         description, rows = table
-        console.print(_render(description, rows))
+        console.print(_terminal_markup(description))
+        console.print(_render(rows))
     url = flow_run_url(flow_run.id)
     console.print(url if url is not None else "no UI URL: PREFECT_UI_URL is not set")
 
 
-def _render(description: str, rows: list[MetricRow]) -> Table:
-    table = Table(title=description, title_justify="left")
+def _render(rows: list[MetricRow]) -> Table:
+    table = Table()
     table.add_column("metric")
     table.add_column("of")
     table.add_column("value", justify="right")
@@ -101,6 +104,11 @@ def _render(description: str, rows: list[MetricRow]) -> Table:
         value = row["value"]
         table.add_row(row["metric"], row["of"], "-" if value is None else f"{value:g}")
     return table
+
+
+def _terminal_markup(markdown: str) -> str:
+    """The artifact's description is Markdown for Prefect's UI; its `**bold**` is the only markup it uses."""
+    return re.sub(r"\*\*(.+?)\*\*", r"[bold]\1[/bold]", escape(markdown))
 
 
 def _parameter(text: str) -> tuple[str, Any]:

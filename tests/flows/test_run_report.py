@@ -42,6 +42,8 @@ def test_the_report_runs_a_deployment_through_its_worker(new_stack, demo_erp, tm
         code, output, run_id = run_report(worker, deployment, "--param", f"item_count={ITEMS}")
         assert code == 0, output
         assert f"of {deployment}" in output and "Completed" in output
+        # The artifact's Markdown description, rendered for a terminal.
+        assert f"rpa3 on stack {stack.name} ({ENVIRONMENT})" in output and "**" not in output
         assert table.ITEMS_DONE in output and table.WIDTH in output
         assert metrics_of(run_id)[(table.ITEMS_DONE, "")] == ITEMS
         assert len(stack.query("SELECT item_id FROM reconciliations")) == ITEMS

@@ -57,9 +57,16 @@ def main() -> None:
     for text in args.step:
         steps.append(parse_step(text, steps[-1].behaviour if steps else behaviour))
     schedule = BehaviourSchedule(start_at=time.time(), steps=steps) if steps else None
-    uvicorn.run(
-        create_app(behaviour, schedule), host=args.host, port=args.port, log_level="warning", access_log=False
+    app = create_app(behaviour, schedule)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    # Bound here rather than by uvicorn, so that "listening" is printed only once it is true.
+    listening = config.bind_socket()
+    print(
+        f"demo ERP listening on http://{args.host}:{args.port} (business API under /api, admin under "
+        "/_admin); Ctrl-C stops it",
+        flush=True,
     )
+    uvicorn.Server(config).run(sockets=[listening])
 
 
 if __name__ == "__main__":
