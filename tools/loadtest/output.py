@@ -8,6 +8,9 @@ from rich.table import Table
 from tools.loadtest import picture
 from tools.loadtest.result import Handover, LoadResult, StepUpResult
 
+# What each kind of limit bounds, as the ERP counts it.
+OBSERVED = {"concurrency": "calls in flight", "rate": "arrivals in any 1 s"}
+
 
 def result_stem(out_dir: Path, stack: str, suffix: str = "") -> Path:
     return out_dir / f"{stack}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}{suffix}"
@@ -66,8 +69,9 @@ def load_table(result: LoadResult) -> Table:
     ]
     rows += [
         (
-            f"highest {o.kind} at the ERP: {o.limit}",
-            f"{o.highest_observed:g} / {o.allowed:g} {'ok' if o.within else 'EXCEEDED'}",
+            f"most {OBSERVED[o.kind]} at the ERP",
+            f"{o.highest_observed:g}, {o.limit} allows {o.allowed:g} ({o.allowance}): "
+            f"{'ok' if o.within else 'EXCEEDED'}",
         )
         for o in result.observed
     ]

@@ -62,6 +62,7 @@ class LimitObservation(BaseModel):
     limit: str
     kind: str  # "concurrency": calls in flight; "rate": arrivals in any 1 s window
     allowed: float
+    allowance: str  # how `allowed` follows from the limit, for a reader: "limit 5", "burst 10 + 1 s at 10/s"
     highest_observed: float
     within: bool
 
