@@ -21,10 +21,7 @@ install_docker() {
   if [[ ! -e "$policy" ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=1
   fi
-  export DEBIAN_FRONTEND=noninteractive
-  # Another apt (unattended upgrades, a user's install) may hold the dpkg lock: wait for it, do not fail.
-  local wait=(-o DPkg::Lock::Timeout=600)
-  { apt-get "${wait[@]}" update -qq && apt-get "${wait[@]}" install -y -qq docker.io >/dev/null; } || status=$?
+  bash "$(dirname "${BASH_SOURCE[0]}")/../tools/apt-install.sh" docker.io || status=$?
   [[ "$added" == 0 ]] || rm -f "$policy"
   [[ "$status" == 0 ]] || die "apt-get install docker.io failed ($status)"
 }

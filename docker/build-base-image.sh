@@ -24,9 +24,7 @@ fi
 
 if ! command -v debootstrap >/dev/null; then
   [[ "$(id -u)" == 0 ]] || { echo "debootstrap missing: run 'sudo apt-get install -y debootstrap'" >&2; exit 1; }
-  # Another apt (unattended upgrades, a user's install) may hold the dpkg lock: wait for it, do not fail.
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq debootstrap >/dev/null
+  bash "$repo_root/tools/apt-install.sh" debootstrap
 fi
 
 # Reuse the mirror apt uses here: it is the one this machine can reach. Take the first Debian

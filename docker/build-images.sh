@@ -27,11 +27,8 @@ if [[ -z "${BASE_IMAGE:-}" ]]; then
 fi
 step wheelhouse bash docker/build-wheelhouse.sh
 
-# BuildKit needs the buildx plugin, which is usually absent here; the legacy builder is always there and
-# the Dockerfile is written for it.
-docker buildx version >/dev/null 2>&1 || echo "(buildx absent: using the legacy builder)"
 build() {
-  DOCKER_BUILDKIT=0 docker build --quiet \
+  bash docker/legacy-build.sh --quiet \
     --file docker/Dockerfile \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --build-arg "RPA_VERSION=$version" \

@@ -15,7 +15,7 @@ if [[ -z "${BASE_IMAGE:-}" ]]; then
   bash docker/build-base-image.sh
 fi
 # --network host: this machine has no bridge network; apt reaches Debian's mirror through the host's.
-DOCKER_BUILDKIT=0 docker build --quiet --network host \
+bash docker/legacy-build.sh --quiet --network host \
   --file docker/postgres/Dockerfile \
   --build-arg "BASE_IMAGE=$BASE_IMAGE" \
   --tag "$image" \
