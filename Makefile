@@ -43,8 +43,8 @@ setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv), the pi
 lint: ## ruff, deptry (imports against pyproject's extras), mypy (infra, flows), actionlint (workflows); gofmt and go vet where Go is installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/deptry infra flows rpa_naming local_prefect_server tools
-	$(BIN)/mypy infra flows rpa_naming local_prefect_server
+	$(BIN)/deptry infra flows operations rpa_naming local_prefect_server tools
+	$(BIN)/mypy infra flows operations rpa_naming local_prefect_server
 	MYPYPATH=infra/policies $(BIN)/mypy --explicit-package-bases --python-executable $(POLICY_VENV)/bin/python infra/policies/pack.py infra/policies/__main__.py
 	bash tools/actionlint.sh
 	@if command -v go >/dev/null; then \
@@ -92,7 +92,7 @@ deploy: check stack-file ## prefect deploy: the flows' deployments of STACK (def
 
 run-%: ## Run a deployment, follow it, print its metrics and UI link: `make run-rpa3-dev PARAMS="item_count=20"`
 	api_url=$$($(BIN)/python -m infra.list_config --api-url $(lastword $(subst -, ,$*))) && \
-	  PREFECT_API_URL=$$api_url $(BIN)/python -m flows.run_report $(subst -,/,$*) $(foreach p,$(PARAMS),--param $(p))
+	  PREFECT_API_URL=$$api_url $(BIN)/python -m operations.run_report $(subst -,/,$*) $(foreach p,$(PARAMS),--param $(p))
 
 demo-erp: ## The demo ERP the flows call, on 127.0.0.1:8765 (foreground)
 	$(BIN)/python -m tools.demo_erp --port 8765

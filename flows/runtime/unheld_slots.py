@@ -6,11 +6,9 @@ that moment counted, with no lease left that could expire, so they never come ba
 knows it for certain when the server forgets one of its own leases before that lease could have expired; a
 flow run that holds none only sees the limit stay full with no slot taken or given back."""
 
+from rpa_naming.operator_commands import free_slots_command
+
 MEMORY_LEASES = "prefect.server.concurrency.lease_storage.memory"  # Prefect's default
-
-
-def free_command(limit: str, slots: int) -> str:
-    return f"python -m flows.free_slots {limit} {slots}"
 
 
 def lost_leases(limit: str, slots: int) -> str:
@@ -18,7 +16,7 @@ def lost_leases(limit: str, slots: int) -> str:
         f"the Prefect server forgot this flow run's leases on {slots} slot(s) of {limit!r} before they "
         "could expire (it restarted, keeping its leases in memory): it still counts those slots, but no "
         f"lease holds them and nothing will give them back. Once no flow run uses {limit!r}, free them "
-        f"with `{free_command(limit, slots)}`"
+        f"with `{free_slots_command(limit, slots)}`"
     )
 
 
@@ -33,5 +31,5 @@ def full_and_untouched(limit: str, slots: int, seconds: float, lease_storage: st
     return (
         f"{limit!r} has been full ({slots} of {slots}) with no slot taken or given back for {seconds:.0f} s: "
         f"{cause} stay counted with no lease holding them. If no flow run uses {limit!r}, free them with "
-        f"`{free_command(limit, slots)}`"
+        f"`{free_slots_command(limit, slots)}`"
     )

@@ -14,28 +14,21 @@ started by hand finds its stack's limits by RPA_STACK), is Pending, Running, Can
 ended within LEASE_QUIET_SECONDS. The last clause keeps the command from freeing slots twice: a run that
 crashed leaves its lease to expire, and the server's repossessor then gives its slots back by itself; freeing
 them before that would free someone else's slots later. Then every counted slot is unheld, and
-`python -m flows.free_slots <limit> <active slots>` gives them back. Limits are read before runs, so a run
-that took a slot in between is seen as a possible holder rather than missed.
+`python -m operations.free_slots <limit> <active slots>` gives them back. Limits are read before runs, so a
+run that took a slot in between is seen as a possible holder rather than missed.
 
 A deployment's run is **stuck** when it has been Cancelling or Pending for longer than the threshold. One in
-Cancelling keeps its deployment's slot (Prefect counts it active); `python -m flows.stuck_cancelling --cancel
-<id>` gives it back, after checking the slot was not reclaimed already. Those commands are named here as
-text: infra never imports flows.
+Cancelling keeps its deployment's slot (Prefect counts it active); `python -m operations.stuck_cancelling
+--cancel <id>` gives it back, after checking the slot was not reclaimed already. Those commands are named
+here as text (rpa_naming.operator_commands): infra never imports the flows they act on.
 """
 
 from infra.status.model import DeploymentStatus, Finding, LimitStatus, RunStatus, StackStatus
+from rpa_naming.operator_commands import cancel_stuck_run_command, free_slots_command
 
 # Prefect's default lease (300 s, the longest a flow using Prefect's own `concurrency()` holds one without
 # renewing; this project's runtime uses 60 s) plus two passes of the repossessor (every 15 s by default).
 LEASE_QUIET_SECONDS = 330.0
-
-
-def free_slots_command(limit: str, slots: int) -> str:
-    return f"python -m flows.free_slots {limit} {slots}"
-
-
-def give_back_command(flow_run_id: str) -> str:
-    return f"python -m flows.stuck_cancelling --cancel {flow_run_id}"
 
 
 def stuck_findings(status: StackStatus) -> list[Finding]:
@@ -82,7 +75,7 @@ def stuck_runs(status: StackStatus) -> list[Finding]:
                 f"{head}, keeping a slot of deployment {deployment.name} ({deployment.active_slots} of "
                 f"{deployment.concurrency_limit} in use); once its container or process is gone, give it back"
             )
-            command = give_back_command(run.id)
+            command = cancel_stuck_run_command(run.id)
         elif deployment.concurrency_limit is not None:
             # Marking it Cancelled would give back a slot reclaimed already: another run's.
             message = (
@@ -100,7 +93,7 @@ def stuck_runs(status: StackStatus) -> list[Finding]:
 
 def holds_its_slot(deployment: DeploymentStatus, status: StackStatus) -> bool:
     """Whether the deployment's limit still counts a slot for each of its active runs (Prefect counts
-    Pending, Running and Cancelling ones), as `flows.stuck_cancelling` checks before giving one back."""
+    Pending, Running and Cancelling ones), as `operations.stuck_cancelling` checks before giving one back."""
     active = sum(run.deployment == deployment.name and run.state != "PAUSED" for run in status.active_runs)
     return (deployment.active_slots or 0) >= active
 

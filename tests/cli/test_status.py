@@ -141,11 +141,11 @@ def test_slots_no_flow_run_can_hold_are_stuck_and_the_named_command_frees_them(
     stuck = findings(output)
     assert list(stuck) == ["limit dev-erp-api"], stuck
     assert stuck["limit dev-erp-api"]["kind"] == "stuck"
-    assert stuck["limit dev-erp-api"]["command"] == "python -m flows.free_slots dev-erp-api 3"
+    assert stuck["limit dev-erp-api"]["command"] == "python -m operations.free_slots dev-erp-api 3"
     tables = status(project, "dev")
     assert tables.returncode == 1, tables.describe()
     assert "STUCK limit dev-erp-api" in tables.stdout, tables.describe()
-    assert "python -m flows.free_slots dev-erp-api 3" in tables.stdout, tables.describe()
+    assert "python -m operations.free_slots dev-erp-api 3" in tables.stdout, tables.describe()
 
     free = run_command(
         stuck["limit dev-erp-api"]["command"].split(),
@@ -201,7 +201,7 @@ def test_a_run_stuck_in_cancelling_is_flagged_with_the_command_that_gives_its_sl
         stuck = findings(output)
         assert list(stuck) == [f"flow run {run.name} ({run.id})"], stuck
         (finding,) = stuck.values()
-        assert finding["command"] == f"python -m flows.stuck_cancelling --cancel {run.id}"
+        assert finding["command"] == f"python -m operations.stuck_cancelling --cancel {run.id}"
         assert "keeping a slot of deployment rpa3/status-test (1 of 1 in use)" in finding["message"]
         deployment = by_name(output["reports"][0]["status"]["deployments"])["rpa3/status-test"]
         assert (deployment["active_slots"], deployment["concurrency_limit"]) == (1, 1)

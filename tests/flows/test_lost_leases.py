@@ -13,7 +13,8 @@ from contextlib import ExitStack
 import pytest
 
 from flows.runtime import Deadline, FlowRuntime, SlotWaitTimeout
-from flows.runtime.unheld_slots import MEMORY_LEASES, free_command
+from flows.runtime.unheld_slots import MEMORY_LEASES
+from rpa_naming.operator_commands import free_slots_command
 from tests.flows.stack import finish, set_flow_variables
 from tests.support.bounded_process import run_bounded
 
@@ -30,7 +31,7 @@ def test_slots_a_restart_left_with_no_lease_are_reported_and_freed(own_server, n
     server = own_server(lease_storage=MEMORY_LEASES)
     stack = new_stack(erp_api=SLOTS, erp_api_rate=(100, 100.0), db_write=1)
     limit = stack.limit_name("erp-api")
-    command = free_command(limit, SLOTS)
+    command = free_slots_command(limit, SLOTS)
     caplog.set_level(logging.ERROR, logger="flows.runtime.slot_pool")
 
     with FlowRuntime.open(stack.settings(), concurrency=["erp-api"]) as holder:
@@ -68,7 +69,7 @@ def test_slots_a_restart_left_with_no_lease_are_reported_and_freed(own_server, n
     assert admin.stats().arrivals == 0
 
     freed = run_bounded(  # pointed at this test's server
-        [sys.executable, "-m", "flows.free_slots", limit, str(SLOTS)], timeout=120, env=dict(os.environ)
+        [sys.executable, "-m", "operations.free_slots", limit, str(SLOTS)], timeout=120, env=dict(os.environ)
     )
     assert freed.returncode == 0, freed.stdout + freed.stderr
     assert stack.active_slots("erp-api") == 0

@@ -106,6 +106,6 @@ def _open_after_rejections(admin: DemoErpAdmin, rejections: int) -> None:
 
 
 def _run_report(flow_run_id: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "flows.run_report", "--flow-run", flow_run_id]
+    command = [sys.executable, "-m", "operations.run_report", "--flow-run", flow_run_id]
     wide = {**os.environ, "COLUMNS": "200"}  # rich wraps no row of the table: its names stay whole
     return run_bounded(command, timeout=120, env=wide)  # a bound on a hang: it prints in seconds

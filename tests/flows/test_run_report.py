@@ -1,4 +1,4 @@
-"""`python -m flows.run_report rpa3/<deployment>` for real, without Docker: a deployment of rpa3 from this
+"""`python -m operations.run_report rpa3/<deployment>` for real, without Docker: a deployment of rpa3 from this
 checkout in a process pool, and a real process worker that runs what the report starts. It prints the run's
 state changes, metrics table and page, and exits 0 only for a completed run."""
 
@@ -23,7 +23,7 @@ def run_report(worker: WorkerProcess, *args: str) -> tuple[int, str, UUID]:
     """Its exit code, its output and the id of the run its printed URL names."""
     wide = {**os.environ, "COLUMNS": "200"}  # rich wraps no row of the table: its names stay whole
     done = run_bounded(
-        [sys.executable, "-m", "flows.run_report", *args], timeout=300, env=wide, context=worker.log_tail
+        [sys.executable, "-m", "operations.run_report", *args], timeout=300, env=wide, context=worker.log_tail
     )
     output = done.stdout + done.stderr
     found = RUN_URL.search(done.stdout)
@@ -56,7 +56,7 @@ def test_the_report_runs_a_deployment_through_its_worker(new_stack, demo_erp, tm
 
 
 def test_an_unknown_deployment_is_one_line(prefect_server):
-    done = run_bounded([sys.executable, "-m", "flows.run_report", "rpa3/nosuchdeployment"], timeout=120)
+    done = run_bounded([sys.executable, "-m", "operations.run_report", "rpa3/nosuchdeployment"], timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     [line] = done.stderr.strip().splitlines()
     assert f"no deployment rpa3/nosuchdeployment on {prefect_server.api_url}" in line

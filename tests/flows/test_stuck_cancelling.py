@@ -1,5 +1,5 @@
 """A flow run stuck in Cancelling keeps its deployment's slot, so every new run of a CANCEL_NEW deployment is
-cancelled. `python -m flows.stuck_cancelling` finds it and names the command that gives the slot back;
+cancelled. `python -m operations.stuck_cancelling` finds it and names the command that gives the slot back;
 that command does, and refuses once the slot was reclaimed already (Prefect would give back another run's)."""
 
 import os
@@ -18,7 +18,9 @@ COMMAND_BOUND_SECONDS = 120  # a bound on a hang: each command takes a few secon
 
 def stuck_cancelling(*args: str) -> subprocess.CompletedProcess[str]:
     return run_bounded(
-        [sys.executable, "-m", "flows.stuck_cancelling", *args], COMMAND_BOUND_SECONDS, env=dict(os.environ)
+        [sys.executable, "-m", "operations.stuck_cancelling", *args],
+        COMMAND_BOUND_SECONDS,
+        env=dict(os.environ),
     )
 
 
@@ -51,7 +53,7 @@ def test_a_run_stuck_in_cancelling_is_found_and_its_slot_given_back(client, canc
 
     found = stuck_cancelling("--older-than", "0")
     assert found.returncode == 1, found.stderr
-    assert f"`python -m flows.stuck_cancelling --cancel {stuck}`" in found.stdout
+    assert f"`python -m operations.stuck_cancelling --cancel {stuck}`" in found.stdout
     assert "new runs are cancelled" in found.stdout
 
     released = stuck_cancelling("--cancel", str(stuck))
@@ -65,7 +67,9 @@ def test_a_slot_reclaimed_already_is_not_given_back_twice(client, cancel_new_dep
     stuck = stuck_run(client, cancel_new_deployment)
     limit = client.read_deployment(cancel_new_deployment).global_concurrency_limit.name
     freed = run_bounded(  # what Prefect does once the stuck run's lease has run out
-        [sys.executable, "-m", "flows.free_slots", limit, "1"], COMMAND_BOUND_SECONDS, env=dict(os.environ)
+        [sys.executable, "-m", "operations.free_slots", limit, "1"],
+        COMMAND_BOUND_SECONDS,
+        env=dict(os.environ),
     )
     assert freed.returncode == 0, freed.stdout + freed.stderr
     assert start_run(client, cancel_new_deployment)[1] is StateType.PENDING  # the slot is another run's now

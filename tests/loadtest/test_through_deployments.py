@@ -140,7 +140,7 @@ def test_ctrl_c_cancels_the_loads_deployment_runs(prefect_server, tmp_path: Path
     for run in runs:
         assert run.state_name in ("Cancelled", "Cancelling"), f"{output_text}\n{worker.log_tail()}"
         if run.state_name == "Cancelling":
-            assert f"flows.stuck_cancelling --cancel {run.id}" in output_text, output_text
+            assert f"operations.stuck_cancelling --cancel {run.id}" in output_text, output_text
 
 
 def loadtest_through_worker(stack: str, pool: str, out_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -203,7 +203,7 @@ def test_api_version_header() -> None:
     )
 
 
-# --- endpoints and shapes: flows/runtime/limits_api.py, flows/free_slots.py --------------------------------
+# --- endpoints and shapes: flows/runtime/limits_api.py, operations/free_slots.py --------------------------------
 
 LIMITS_API = "flows/runtime/limits_api.py"
 # What the code sends: (method, route path, body keys, where).
@@ -223,7 +223,7 @@ ENDPOINTS = [
         {"names", "slots", "mode"},
         f"{LIMITS_API} (take_rate_tokens)",
     ),
-    ("POST", "/v2/concurrency_limits/decrement", {"names", "slots"}, "flows/free_slots.py"),
+    ("POST", "/v2/concurrency_limits/decrement", {"names", "slots"}, "operations/free_slots.py"),
 ]
 
 

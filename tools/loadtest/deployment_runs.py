@@ -12,9 +12,10 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import Cancelling
 from rich.console import Console
 
-from flows.run_report import flow_run_url
 from flows.runtime.metrics_artifact import ITEMS_DONE, ITEMS_FAILED, read_rows
 from flows.systems.endpoints import ERP_API_URL_ENV
+from operations.run_report import flow_run_url
+from rpa_naming.operator_commands import cancel_stuck_run_command
 from tools.loadtest.driver import Collected
 from tools.loadtest.result import FlowRunOutcome
 from tools.loadtest.route import Deployment
@@ -110,7 +111,7 @@ class DeploymentFlowRuns:
         state = run.flow_run.state.name if run.flow_run.state is not None else "no state"
         self._console.print(
             f"flow run {run.flow_run.name} is still {state} after {STOP_GRACE_SECONDS} s; once its process "
-            f"is gone: python -m flows.stuck_cancelling --cancel {run.flow_run.id}",
+            f"is gone: {cancel_stuck_run_command(run.flow_run.id)}",
             markup=False,
             highlight=False,
         )

@@ -1,4 +1,4 @@
-"""`python -m flows.free_slots LIMIT SLOTS`: give back SLOTS slots of a global concurrency limit that its
+"""`python -m operations.free_slots LIMIT SLOTS`: give back SLOTS slots of a global concurrency limit that its
 Prefect server counts but no lease holds (see `flows/runtime/unheld_slots.py`; the runtime's errors name the
 command with its numbers). It takes slots off the count rather than setting the count, as
 `prefect global-concurrency-limit update --active-slots` does: slots that live flow runs hold stay counted."""
@@ -11,7 +11,7 @@ from prefect.exceptions import ObjectNotFound
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m flows.free_slots", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m operations.free_slots", description=__doc__)
     parser.add_argument("limit", help="the global concurrency limit's name, e.g. prod-erp-api")
     parser.add_argument("slots", type=int, help="how many slots to give back")
     args = parser.parse_args()

@@ -1,8 +1,9 @@
-"""Run a deployment and report on its flow run: `python -m flows.run_report rpa3/dev [--param item_count=20]`
-follows the run, printing its state changes, then prints its metrics table (the flow run's artifact, as the
-server holds it) and its page in Prefect's UI. `python -m flows.run_report --flow-run <id>` reports on a run
-that exists already. Exits 1 unless the run ended Completed, 2 on bad arguments (as argparse does) or when the
-deployment or flow run does not exist.
+"""Run a deployment and report on its flow run:
+`python -m operations.run_report rpa3/dev [--param item_count=20]` follows the run, printing its state
+changes, then prints its metrics table (the flow run's artifact, as the server holds it) and its page in
+Prefect's UI. `python -m operations.run_report --flow-run <id>` reports on a run that exists already. Exits 1
+unless the run ended Completed, 2 on bad arguments (as argparse does) or when the deployment or flow run does
+not exist.
 
 Against PREFECT_API_URL; the UI address is Prefect's UI URL setting (PREFECT_UI_URL, derived from the API's
 by default)."""
@@ -123,7 +124,7 @@ def _parameter(text: str) -> tuple[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m flows.run_report", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m operations.run_report", description=__doc__)
     parser.add_argument("deployment", nargs="?", help="<flow>/<deployment>, e.g. rpa3/dev")
     parser.add_argument("--param", type=_parameter, action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--flow-run", type=UUID, help="report on this flow run instead of starting one")

@@ -1,5 +1,5 @@
-"""`python -m flows.stuck_cancelling [--older-than SECONDS]`: flow runs stuck in Cancelling that keep a slot
-of their deployment's concurrency limit, and `--cancel FLOW_RUN_ID`, which gives that slot back.
+"""`python -m operations.stuck_cancelling [--older-than SECONDS]`: flow runs stuck in Cancelling that keep a
+slot of their deployment's concurrency limit, and `--cancel FLOW_RUN_ID`, which gives that slot back.
 
 Prefect counts a run in Cancelling as active: it keeps its deployment's slot until it reaches a final state
 (its worker marks it Cancelled once it has stopped the run's container or process), so meanwhile every new
@@ -30,6 +30,8 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import ConcurrencyLimitStrategy, FlowRun, State, StateType
 from prefect.client.schemas.responses import DeploymentResponse
 from prefect.states import Cancelled
+
+from rpa_naming.operator_commands import cancel_stuck_run_command
 
 _ACTIVE = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 
@@ -72,7 +74,7 @@ class StuckRun:
             f"{head}, keeping a slot of {limit.name} (limit {limit.limit}; "
             f"{'new runs are cancelled' if cancel_new else 'new runs wait'} meanwhile). Once its "
             "container or process is gone, give the slot back: "
-            f"`python -m flows.stuck_cancelling --cancel {self.run.id}`"
+            f"`{cancel_stuck_run_command(self.run.id)}`"
         )
 
 
@@ -123,7 +125,7 @@ def _stuck_run(client: SyncPrefectClient, run: FlowRun, deployment: DeploymentRe
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m flows.stuck_cancelling", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m operations.stuck_cancelling", description=__doc__)
     parser.add_argument("--older-than", type=float, default=120.0, help="seconds in Cancelling (default 120)")
     parser.add_argument("--cancel", type=UUID, metavar="FLOW_RUN_ID", help="give back this run's slot")
     args = parser.parse_args()
