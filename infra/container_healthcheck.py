@@ -4,7 +4,7 @@ refresh rewrites the state and every preview then proposes to change the contain
 
 import pulumi_docker as docker
 
-from infra.worker_spec import HealthCheck
+from infra.container_spec import HealthCheck
 
 
 def go_duration(seconds: int) -> str:

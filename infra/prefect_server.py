@@ -1,11 +1,12 @@
 """A stack's own Prefect server (pulumi-docker): PostgreSQL and the Prefect server, each exactly its
-ServerContainerSpec, each on its named volume, each waited for until healthy."""
+ContainerSpec, each on its named volume, each waited for until healthy."""
 
 import pulumi
 import pulumi_docker as docker
 
-from infra.container_healthcheck import healthcheck_args
-from infra.server_spec import ServerContainerSpec, ServerSpec
+from infra.container_spec import ContainerSpec
+from infra.docker_container import docker_container
+from infra.server_spec import ServerSpec
 from infra.workers import resource_slug
 
 
@@ -50,37 +51,16 @@ class PrefectServer(pulumi.ComponentResource):
         on_host = pulumi.ResourceOptions(parent=self, provider=self.docker_provider)
         return pulumi.ResourceOptions.merge(on_host, options) if options else on_host
 
-    def _container(self, spec: ServerContainerSpec, after: list[pulumi.Resource]) -> docker.Container:
-        plain = [f"{key}={value}" for key, value in spec.env.items()]
-        secret = [f"{key}={value.get_secret_value()}" for key, value in spec.secret_env.items()]
-        return docker.Container(
-            spec.name,
-            name=spec.name,
-            image=self.images[spec.image].image_id,
-            command=spec.command,
-            # The password (and the URL that holds it) is in the environment: the whole of it is a secret.
-            envs=pulumi.Output.secret(plain + secret),
-            labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in spec.labels.items()],
-            network_mode=spec.network_mode,
-            volumes=[
-                docker.ContainerVolumeArgs(
-                    volume_name=self.volumes[spec.volume].name, container_path=spec.volume_path
-                )
-            ],
-            uploads=[
-                docker.ContainerUploadArgs(file=path, content=text) for path, text in spec.uploads.items()
-            ],
-            restart=spec.restart,
-            healthcheck=healthcheck_args(spec.healthcheck),
-            must_run=True,
-            wait=True,
-            wait_timeout=spec.wait_timeout_seconds,
-            opts=self._on_host(
+    def _container(self, spec: ContainerSpec, after: list[pulumi.Resource]) -> docker.Container:
+        return docker_container(
+            spec,
+            self.images[spec.image].image_id,
+            self._on_host(
                 pulumi.ResourceOptions(
                     depends_on=after,
-                    additional_secret_outputs=["envs"],
                     # Its name and its port are fixed: a replacement must free them first.
                     delete_before_replace=True,
                 )
             ),
+            volume_names={volume: self.volumes[volume].name for volume in spec.named_volumes},
         )

@@ -2,14 +2,14 @@
 Prefect server container, each with its named volume, on the Docker host of this machine; Pulumi turns these
 specs into pulumi-docker resources (infra/prefect_server.py)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources import files
 from urllib.parse import quote
 
 from pydantic import SecretStr
 
+from infra.container_spec import LABEL_PREFIX, ContainerSpec, HealthCheck
 from infra.settings import LOCALHOST, ServerSettings, StackSettings
-from infra.worker_spec import LABEL_PREFIX, HealthCheck
 from local_prefect_server.server_settings import SERVICE_SETTINGS
 
 DATABASE_DATA = "/var/lib/postgresql/data"
@@ -32,38 +32,17 @@ DATABASE_START_SECONDS = 120
 
 
 @dataclass(frozen=True)
-class ServerContainerSpec:
-    name: str
-    image: str
-    command: list[str]
-    env: dict[str, str]
-    secret_env: dict[str, SecretStr]
-    """The database password (in the connection URL too), the API's auth string: stored encrypted."""
-    labels: dict[str, str]
-    volume: str
-    """The named volume that holds its state."""
-    volume_path: str
-    healthcheck: HealthCheck
-    wait_timeout_seconds: int
-    """`up` waits this long for the container to report healthy before declaring what depends on it."""
-    uploads: dict[str, str] = field(default_factory=dict)
-    """Files written into the container before it starts: path -> text."""
-    restart: str = "unless-stopped"
-    network_mode: str = "host"
-
-
-@dataclass(frozen=True)
 class ServerSpec:
     """The stack's own server: where it runs, and its two containers (the database first)."""
 
     docker_host: str
     api_url: str
-    database: ServerContainerSpec
-    server: ServerContainerSpec
+    database: ContainerSpec
+    server: ContainerSpec
 
     @property
     def volumes(self) -> list[str]:
-        return [self.database.volume, self.server.volume]
+        return [*self.database.named_volumes, *self.server.named_volumes]
 
     @property
     def images(self) -> list[str]:
@@ -100,10 +79,10 @@ def server_spec(settings: StackSettings) -> ServerSpec | None:
 
 def database_container(
     stack: str, server: ServerSettings, password: SecretStr, labels: dict[str, str]
-) -> ServerContainerSpec:
+) -> ContainerSpec:
     database = server.database
     ready = ["pg_isready", "--host", LOCALHOST, "--port", str(database.port), "--username", database.user]
-    return ServerContainerSpec(
+    return ContainerSpec(
         name=database_name(stack),
         image=database.image,
         # The official image listens on every interface unless told otherwise; with host networking that
@@ -117,8 +96,8 @@ def database_container(
         },
         secret_env={"POSTGRES_PASSWORD": password},
         labels={**labels, f"{LABEL_PREFIX}.role": "prefect-database"},
-        volume=f"{database_name(stack)}-data",
-        volume_path=DATABASE_DATA,
+        docker_host=server.docker_host,
+        named_volumes={f"{database_name(stack)}-data": DATABASE_DATA},
         healthcheck=HealthCheck(
             ["CMD", *ready, "--dbname", database.name],
             interval_seconds=5,
@@ -132,12 +111,12 @@ def database_container(
 
 def server_container(
     settings: StackSettings, server: ServerSettings, password: SecretStr, labels: dict[str, str]
-) -> ServerContainerSpec:
+) -> ContainerSpec:
     health_url = f"{server.api_url}/health"  # Open without credentials, even with an auth string.
     secret_env = {"PREFECT_API_DATABASE_CONNECTION_URL": SecretStr(database_url(server, password))}
     if settings.config.prefect_auth_string is not None:
         secret_env["PREFECT_SERVER_API_AUTH_STRING"] = settings.config.prefect_auth_string
-    return ServerContainerSpec(
+    return ContainerSpec(
         name=server_name(settings.stack),
         image=server.image,
         command=["prefect", "server", "start", "--host", LOCALHOST, "--port", str(server.port)],
@@ -153,8 +132,8 @@ def server_container(
         },
         secret_env=secret_env,
         labels={**labels, f"{LABEL_PREFIX}.role": "prefect-server"},
-        volume=f"{server_name(settings.stack)}-home",
-        volume_path=SERVER_HOME,
+        docker_host=server.docker_host,
+        named_volumes={f"{server_name(settings.stack)}-home": SERVER_HOME},
         healthcheck=HealthCheck(
             [
                 "CMD",

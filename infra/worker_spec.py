@@ -1,19 +1,17 @@
-"""What each Prefect worker container is, as a pure function of the stack settings; Pulumi turns these specs
-into pulumi-docker Containers (infra/workers.py)."""
+"""What each Prefect worker container is, as a pure function of the stack settings (infra/workers.py declares
+them)."""
 
 import hashlib
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
-
-from pydantic import SecretStr
+from dataclasses import asdict, dataclass
 
 import rpa_naming
+from infra.container_spec import LABEL_PREFIX, ContainerSpec, HealthCheck
 from infra.docker_rules import memory_bytes
 from infra.settings import StackSettings, WorkerSettings
 
 CONTAINER_DOCKER_SOCKET = "/var/run/docker.sock"
-LABEL_PREFIX = "rpa-platform"
 
 
 # The worker's health endpoint listens on a port the system picks (PREFECT_WORKER_WEBSERVER_PORT=0), so that a
@@ -51,45 +49,14 @@ WORKER_START_SECONDS = 120
 """How long `up` waits for a new worker to report healthy: a bound on a hang, not on speed."""
 
 
-@dataclass(frozen=True)
-class HealthCheck:
-    test: list[str]
-    interval_seconds: int = 30
-    timeout_seconds: int = 10
-    retries: int = 3
-    start_period_seconds: int = 30
-    """A worker needs a few seconds to import Prefect and register before its endpoint answers."""
+@dataclass(frozen=True, kw_only=True)
+class WorkerContainerSpec(ContainerSpec):
+    """A worker: `name` is its name in Prefect, which tells workers apart by name alone."""
 
-
-@dataclass(frozen=True)
-class WorkerContainerSpec:
-    name: str
-    """The worker's name in Prefect, which tells workers apart by name alone."""
     stack: str
     pool: str
     """The pool's full name on the Prefect server."""
     replica: int
-    image: str
-    docker_host: str
-    command: list[str]
-    env: dict[str, str]
-    secret_env: dict[str, SecretStr]
-    """Credentials: kept apart so that Pulumi stores them encrypted and nothing prints them."""
-    labels: dict[str, str]
-    network_mode: str
-    volumes: list[tuple[str, str]]
-    """(path on the Docker host, path in the container)."""
-    healthcheck: HealthCheck
-    memory_mb: int | None
-    restart: str = "unless-stopped"
-    privileged: bool = field(default=False, init=False)
-    """Workers never need it: they start flow-run containers through the mounted Docker socket."""
-
-    @property
-    def memory_swap_mb(self) -> int | None:
-        """Memory plus swap: no swap. Left unset, Docker stores twice the memory and the provider reads that
-        back, a change on every preview."""
-        return self.memory_mb
 
     @property
     def container_name(self) -> str:
@@ -122,7 +89,7 @@ def worker_container_spec(
     pool_name = settings.pool_name(pool.name)
     name = rpa_naming.worker_name(settings.stack, pool.name, number)
     # Docker workers start flow-run containers through the host's engine.
-    volumes = (
+    binds = (
         [(docker_socket_on_host(worker.docker_host), CONTAINER_DOCKER_SOCKET)]
         if pool.type == "docker"
         else []
@@ -168,8 +135,9 @@ def worker_container_spec(
             f"{LABEL_PREFIX}.worker": name,
         },
         network_mode=worker.network_mode,
-        volumes=volumes,
+        binds=binds,
         healthcheck=HealthCheck(["CMD", "python", "-c", HEALTH_PROBE], interval_seconds=WORKER_PROBE_SECONDS),
+        wait_timeout_seconds=WORKER_START_SECONDS,
         memory_mb=memory_in_mb(worker.mem_limit) if worker.mem_limit else None,
     )
 

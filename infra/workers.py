@@ -7,8 +7,8 @@ import re
 import pulumi
 import pulumi_docker as docker
 
-from infra.container_healthcheck import healthcheck_args
-from infra.worker_spec import WORKER_START_SECONDS, WorkerContainerSpec
+from infra.docker_container import docker_container
+from infra.worker_spec import WorkerContainerSpec
 
 
 def resource_slug(text: str) -> str:
@@ -47,35 +47,12 @@ class Workers(pulumi.ComponentResource):
         return self.images[key]
 
     def _container(self, spec: WorkerContainerSpec) -> docker.Container:
-        plain = [f"{key}={value}" for key, value in spec.env.items()]
-        secret = [f"{key}={value.get_secret_value()}" for key, value in spec.secret_env.items()]
-        envs: pulumi.Input[list[str]] = pulumi.Output.secret(plain + secret) if secret else plain
-        return docker.Container(
-            spec.container_name,
-            name=spec.container_name,
-            image=self._kept_image(spec.docker_host, spec.image).image_id,
-            command=spec.command,
-            envs=envs,
-            labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in spec.labels.items()],
-            network_mode=spec.network_mode,
-            volumes=[
-                docker.ContainerVolumeArgs(host_path=host, container_path=path) for host, path in spec.volumes
-            ],
-            restart=spec.restart,
-            privileged=spec.privileged,
-            memory=spec.memory_mb,
-            memory_swap=spec.memory_swap_mb,
-            healthcheck=healthcheck_args(spec.healthcheck),
-            must_run=True,
-            # Healthy (the worker process up and serving) before the previous generation is deleted, so that
-            # one keeps polling until this one runs.
-            wait=True,
-            wait_timeout=WORKER_START_SECONDS,
-            opts=pulumi.ResourceOptions(
+        return docker_container(
+            spec,
+            self._kept_image(spec.docker_host, spec.image).image_id,
+            pulumi.ResourceOptions(
                 parent=self,
                 provider=self._docker_provider(spec.docker_host),
-                # The API key lives in the container's environment: keep it encrypted in state.
-                additional_secret_outputs=["envs"],
                 # A worker rolls when its spec changes (a new generation in its name), not when the image
                 # behind its tag is rebuilt: the worker process runs only Prefect, and every flow run starts
                 # a container of the tag's current image anyway.

@@ -24,7 +24,7 @@ from prefect.client.orchestration import SyncPrefectClient
 
 import docker
 from infra import config_keys
-from infra.server_spec import ServerSpec, server_spec
+from infra.server_spec import SERVER_HOME, ServerSpec, server_spec
 from infra.settings import ServerSettings, StackSettings
 from infra.stack_config import from_stack_file, read_stack_document
 from tests.support.docker_hosts import docker_client_or_fail
@@ -149,11 +149,9 @@ def test_up_creates_the_server_on_postgresql_with_the_stacks_objects(stack: Self
         assert container.attrs["Config"]["Cmd"] == container_spec.command
         assert container.labels.items() >= container_spec.labels.items()
         (mount,) = container.attrs["Mounts"]
-        assert (mount["Type"], mount["Name"], mount["Destination"]) == (
-            "volume",
-            container_spec.volume,
-            container_spec.volume_path,
-        )
+        assert {mount["Name"]: mount["Destination"]} == container_spec.named_volumes and mount[
+            "Type"
+        ] == "volume"
     assert listening_addresses(stack.server.port) == {LOCALHOST_HEX}, "the API listens on 127.0.0.1 only"
     assert listening_addresses(stack.server.database.port) == {LOCALHOST_HEX}, "so does PostgreSQL"
     assert stack.project.outputs(stack.name)["serverContainers"] == [spec.database.name, spec.server.name]
@@ -213,7 +211,7 @@ def test_a_lease_outlives_a_restart_of_the_server_container(stack: SelfHostedSta
     storage = "import prefect.settings as s; print(s.get_current_settings().server.concurrency.lease_storage)"
     code, output = server.exec_run(["python", "-c", f"import local_prefect_server.lease_files; {storage}"])
     assert (code, output.decode().strip()) == (0, "local_prefect_server.lease_files"), output
-    code, output = server.exec_run(["test", "-d", f"{stack.spec.server.volume_path}/concurrency_leases"])
+    code, output = server.exec_run(["test", "-d", f"{SERVER_HOME}/concurrency_leases"])
     assert code == 0, output
 
 

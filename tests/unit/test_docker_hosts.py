@@ -68,7 +68,7 @@ def test_docker_workers_mount_the_socket_of_their_host(docker_host: str, mounted
     settings: StackSettings = parse_stack_settings("prod", SOURCE, on_host(docker_host))
     for spec in worker_container_specs(settings):
         assert spec.docker_host == docker_host
-        assert spec.volumes == [(mounted, CONTAINER_DOCKER_SOCKET)]
+        assert spec.binds == [(mounted, CONTAINER_DOCKER_SOCKET)]
 
 
 def test_workers_of_one_pool_on_two_hosts_get_a_provider_each_and_distinct_names() -> None:

@@ -25,4 +25,4 @@ def test_replicas_of_one_pool_on_two_hosts_get_distinct_names() -> None:
         ("dev-rpa-docker-worker-2", worker.docker_host),
         ("dev-rpa-docker-worker-3", SECOND_HOST),
     ]
-    assert specs[2].volumes == [("/var/run/rpa-docker-2.sock", "/var/run/docker.sock")]
+    assert specs[2].binds == [("/var/run/rpa-docker-2.sock", "/var/run/docker.sock")]
