@@ -8,7 +8,7 @@ from typing import TypeGuard
 from urllib.parse import urlsplit
 
 import rpa_naming
-from infra.prefect_objects import declared_objects
+from infra.prefect_kinds import declared_objects
 from infra.settings import PlatformSettings, StackSettings
 from infra.stack_config import STACKS
 from infra.url_credentials import masked_url
@@ -29,8 +29,8 @@ def objects_written_twice(stacks: list[StackSettings]) -> list[str]:
     problems = []
     for first, second in itertools.combinations(stacks, 2):
         if same_server(first.config.prefect_api_url, second.config.prefect_api_url):
-            keys = {o.inputs.label(): o.path for o in declared_objects(first)}
-            for other in declared_objects(second):
+            keys = {o.inputs.label(): o.path for _kind, o in declared_objects(first)}
+            for _kind, other in declared_objects(second):
                 if (key := keys.get(other.inputs.label())) is not None:
                     problems.append(
                         f"{first.source} ({key}) and {second.source} ({other.path}) both write "

@@ -1,16 +1,13 @@
-"""A stack's settings as the inputs of its Prefect resources, and what Prefect would refuse of them.
-
-Both the program (which declares the resources) and the settings' validation (which applies the resources'
-own rules to the names the stack gives them, before anything is sent) start from here.
+"""A stack's settings as the Prefect objects it writes: each object's inputs, its resource name in the stack,
+the stack file key that declares it and what it is created after. The program declares them, and the
+settings' validation and `make check` judge them, from here (by kind: infra/prefect_kinds.py).
 """
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
-
-from pydantic.alias_generators import to_camel
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import rpa_naming
-from infra.policies import rules
 from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimitInputs
 from infra.prefect_resources.inputs import ResourceInputs
 from infra.prefect_resources.task_run_concurrency_limit import TaskRunConcurrencyLimitInputs
@@ -18,7 +15,6 @@ from infra.prefect_resources.variable import VariableInputs
 from infra.prefect_resources.work_pool import WorkPoolInputs
 from infra.prefect_resources.work_queue import WorkQueueInputs
 from infra.prefect_resources.work_queue_priorities import WorkQueuePrioritiesInputs
-from infra.problem import Problem
 from infra.settings import (
     ConcurrencyLimitSettings,
     PoolSettings,
@@ -82,100 +78,68 @@ def tag_limit_inputs(settings: StackSettings, tag: str, limit: int) -> TaskRunCo
     return TaskRunConcurrencyLimitInputs(tag=settings.tag(tag), limit=limit, **managed(settings))
 
 
-class DeclaredObject(NamedTuple):
-    """A Prefect object the stack writes, and the stack file key that declares it."""
+@dataclass(frozen=True)
+class DeclaredObject:
+    """A Prefect object the stack writes."""
 
+    resource_name: str
+    """Its name among the stack's resources (Pulumi's URN holds it)."""
     path: str
+    """The stack file key that declares it."""
     inputs: ResourceInputs
-    # Variables and tag limits are one value at their key; the other objects' properties are keys under it.
-    single_value: bool = False
+    after: tuple[str, ...] = ()
+    """The resource names of the stack's objects it is created after (a queue after its pool)."""
+    key_of: Callable[[str], str] | None = None
+    """The stack file key of one of its properties; by default, the property under `path`."""
 
     def key(self, prop: str) -> str:
-        """The stack file key of one property of the object."""
-        return self.path if self.single_value else f"{self.path}.{prop}"
+        return self.key_of(prop) if self.key_of else f"{self.path}.{prop}"
 
 
-def declared_objects(settings: StackSettings) -> list[DeclaredObject]:
-    """Every Prefect object the stack writes (queue priorities aside: they belong to their pool), in the order
-    the stack file declares them."""
-    platform = settings.platform
-    pools = {pool.name for pool in platform.pools}
-    limits = platform.concurrency_limits
+def at(path: str) -> Callable[[str], str]:
+    """Every property at one key: a Variable or a tag limit is one value in the stack file."""
+    return lambda _prop: path
+
+
+def pools(settings: StackSettings) -> list[DeclaredObject]:
     return [
-        *(
-            DeclaredObject(f"platform.pools[{i}]", work_pool_inputs(settings, p))
-            for i, p in enumerate(platform.pools)
-        ),
-        *(
-            DeclaredObject(f"platform.queues[{i}]", work_queue_inputs(settings, q))
-            for i, q in enumerate(platform.queues)
-            if q.pool in pools
-        ),
-        *(
-            DeclaredObject(f"platform.concurrencyLimits[{i}]", concurrency_limit_inputs(settings, c))
-            for i, c in enumerate(limits)
-        ),
-        *(
-            DeclaredObject(
-                f"platform.variables.{key}", variable_inputs(settings, key, value), single_value=True
-            )
-            for key, value in platform.variables.items()
-        ),
-        *(
-            DeclaredObject(
-                f"platform.concurrencyLimits[{i}].adaptive.floor",
-                variable_inputs(settings, rpa_naming.adaptive_floor_key(c.name), c.adaptive.floor),
-                single_value=True,
-            )
-            for i, c in enumerate(limits)
-            if c.adaptive is not None
-        ),
-        *(
-            DeclaredObject(
-                f"platform.tagLimits.{tag}", tag_limit_inputs(settings, tag, limit), single_value=True
-            )
-            for tag, limit in platform.tag_limits.items()
-        ),
+        DeclaredObject(f"pool-{pool.name}", f"platform.pools[{i}]", work_pool_inputs(settings, pool))
+        for i, pool in enumerate(settings.platform.pools)
     ]
 
 
-def prefect_problems(settings: StackSettings) -> list[Problem]:
-    """What Prefect would refuse once the stack's names are applied, and the zero limits the policy pack
-    refuses, found with the resources' and the policies' own rules and reported against the stack file's
-    keys."""
-    problems = []
-    for declared_object in declared_objects(settings):
-        problems += resource_problems(declared_object.inputs, declared_object.key)
+def queues(settings: StackSettings) -> list[DeclaredObject]:
+    """(A queue of a pool the stack does not define is left out: validation reports that pool.)"""
+    defined = {pool.name for pool in settings.platform.pools}
+    return [
+        DeclaredObject(
+            f"queue-{queue.pool}-{queue.name}",
+            f"platform.queues[{i}]",
+            work_queue_inputs(settings, queue),
+            after=(f"pool-{queue.pool}",),
+        )
+        for i, queue in enumerate(settings.platform.queues)
+        if queue.pool in defined
+    ]
+
+
+def queue_priorities(settings: StackSettings) -> list[DeclaredObject]:
+    """A pool's priorities, set together once its queues exist (see WorkQueuePriorities)."""
+    declared = []
     for pool in settings.platform.pools:
-        if priorities := queue_priorities_inputs(settings, pool):
-            problems += resource_problems(priorities, priority_path(settings, pool))
-    return problems
-
-
-POLICED: dict[type[ResourceInputs], tuple[str, str]] = {
-    WorkPoolInputs: (rules.WORK_POOL, "concurrencyLimit"),
-    WorkQueueInputs: (rules.WORK_QUEUE, "concurrencyLimit"),
-    GlobalConcurrencyLimitInputs: (rules.GLOBAL_LIMIT, "limit"),
-    TaskRunConcurrencyLimitInputs: (rules.TAG_LIMIT, "limit"),
-}
-"""The policy pack's type of each resource, and the property its zero-limit rule is about."""
-
-
-def resource_problems(inputs: ResourceInputs, key_path: Callable[[str], str]) -> list[Problem]:
-    """The resource's own problems, then the policy pack's zero-limit rule, at their stack file keys
-    (`key_path` turns a property of the resource's inputs into one)."""
-    props = declared(inputs)
-    problems = []
-    for problem in type(inputs).problems(props):
-        prop = {"workPoolName": "pool"}.get(problem.property, problem.property)
-        if prop.startswith("jobDefaults."):  # The stack file writes job variables camelCase.
-            prop = "jobDefaults." + to_camel(prop.removeprefix("jobDefaults."))
-        problems.append(Problem(key_path(prop), f"{inputs.label()}: {problem.reason}"))
-    if type(inputs) in POLICED and not problems:
-        resource_type, prop = POLICED[type(inputs)]
-        for violation in rules.no_zero_limit_unless_inactive(resource_type, props):
-            problems.append(Problem(key_path(prop), violation))
-    return problems
+        if (inputs := queue_priorities_inputs(settings, pool)) is None:
+            continue
+        pool_queues = [q for q in settings.platform.queues if q.pool == pool.name]
+        declared.append(
+            DeclaredObject(
+                f"queue-priorities-{pool.name}",
+                "platform.queues",
+                inputs,
+                after=(f"pool-{pool.name}", *(f"queue-{q.pool}-{q.name}" for q in pool_queues)),
+                key_of=priority_path(settings, pool),
+            )
+        )
+    return declared
 
 
 def priority_path(settings: StackSettings, pool: PoolSettings) -> Callable[[str], str]:
@@ -189,6 +153,42 @@ def priority_path(settings: StackSettings, pool: PoolSettings) -> Callable[[str]
     return key_path
 
 
-def declared(inputs: ResourceInputs) -> dict[str, Any]:
-    """The inputs as the program declares them (not as JSON, which would turn an infinity into null)."""
-    return inputs.model_dump(by_alias=True)
+def variables(settings: StackSettings) -> list[DeclaredObject]:
+    """`variables:`, then the floor of each adaptive limit (which the flows read to know it is adaptive)."""
+    limits = settings.platform.concurrency_limits
+    declared = [
+        (key, value, f"platform.variables.{key}") for key, value in settings.platform.variables.items()
+    ] + [
+        (
+            rpa_naming.adaptive_floor_key(c.name),
+            c.adaptive.floor,
+            f"platform.concurrencyLimits[{i}].adaptive.floor",
+        )
+        for i, c in enumerate(limits)
+        if c.adaptive is not None
+    ]
+    return [
+        DeclaredObject(f"variable-{key}", path, variable_inputs(settings, key, value), key_of=at(path))
+        for key, value, path in declared
+    ]
+
+
+def concurrency_limits(settings: StackSettings) -> list[DeclaredObject]:
+    return [
+        DeclaredObject(
+            f"limit-{c.name}", f"platform.concurrencyLimits[{i}]", concurrency_limit_inputs(settings, c)
+        )
+        for i, c in enumerate(settings.platform.concurrency_limits)
+    ]
+
+
+def tag_limits(settings: StackSettings) -> list[DeclaredObject]:
+    return [
+        DeclaredObject(
+            f"tag-limit-{tag}",
+            f"platform.tagLimits.{tag}",
+            tag_limit_inputs(settings, tag, limit),
+            key_of=at(f"platform.tagLimits.{tag}"),
+        )
+        for tag, limit in settings.platform.tag_limits.items()
+    ]

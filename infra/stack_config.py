@@ -18,7 +18,7 @@ from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from infra import config_keys
 from infra.flow_requirements import flow_requirement_problems
-from infra.prefect_objects import prefect_problems
+from infra.prefect_kinds import prefect_problems
 from infra.problem import Problem
 from infra.settings import SettingsError, StackSettings, parse_config, reference_problems, server_problems
 from infra.yaml_file import YamlFileError, load_yaml
