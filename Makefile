@@ -40,7 +40,7 @@ setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv), the pi
 	ln -sfn ../$(VENV) infra/$(VENV)
 	$(MAKE) --no-print-directory docker-plugin
 
-lint: ## ruff, deptry (imports against pyproject's extras), mypy (infra, flows), actionlint (workflows); gofmt and go vet where Go is installed
+lint: ## ruff, deptry (imports against pyproject's extras), mypy (infra, flows, operations), actionlint (workflows); gofmt and go vet where Go is installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/deptry infra flows operations rpa_naming local_prefect_server tools
@@ -51,7 +51,7 @@ lint: ## ruff, deptry (imports against pyproject's extras), mypy (infra, flows),
 	  test -z "$$(gofmt -l tools/pulumi tools/pulumi-docker)" || { gofmt -l tools/pulumi tools/pulumi-docker; echo "gofmt: format these"; exit 1; }; \
 	  cd tools/pulumi && go vet ./cmd/...; fi
 
-check: ## Validate every stack file (Pulumi.<stack>.yaml), the rules between them, and prefect.yaml against them
+check: ## Validate every stack file (Pulumi.<stack>.yaml), the rules between them, prefect.yaml and the apply workflow against them
 	$(BIN)/python -m infra.check
 
 list-config: ## Show what each stack puts on Prefect and Docker, by name

@@ -14,8 +14,8 @@ from flows.systems import open_systems, systems
 from flows.systems.tables import reconciliations
 
 FLOW = "rpa3"
-# Items per task run: a task run costs Prefect's server about 22 ms of CPU, an item's ERP call 50 ms; each
-# item keeps its outcome (the chunk's table artifact, its row in the results database).
+# Items per task run: a task run costs Prefect's server more than an item's ERP call (docs/benchmarks.md),
+# so items go in chunks; each keeps its outcome (the chunk's table artifact, its row in the results database).
 ITEMS_PER_TASK = 50
 
 

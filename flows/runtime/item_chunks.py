@@ -1,12 +1,12 @@
 """Items in chunks: one Prefect task per chunk of items, the items run on a plain thread pool of the flow
 run's width, every item's outcome recorded.
 
-In Prefect 3.9.1 a task run costs its flow process 2-5 ms of CPU and its server about 22 ms (three state
-events that the task-run recorder writes to its database): at 50 ms per item that, not the limiter, is the
-floor of a flow mapping one task per item (tests/bench/engine_overhead.py). Here a chunk of items is one task
-run, and the items inside it are plain function calls, each still guarded by the runtime (its slot, its rate
-token, its breaker) and each with its outcome kept: in the chunk task's return value, in a table artifact of
-the chunk's task run, and in what the flow records per item (the results database)."""
+A task run costs its flow process and, more, its server (three state events the task-run recorder writes to
+its database): for short items that, not the limiter, is the floor of a flow mapping one task per item
+(`make bench-engine`, docs/benchmarks.md). Here a chunk of items is one task run, and the items inside it
+are plain function calls, each still guarded by the runtime (its slot, its rate token, its breaker) and
+each with its outcome kept: in the chunk task's return value, in a table artifact of the chunk's task run,
+and in what the flow records per item (the results database)."""
 
 import time
 from collections.abc import Callable, Iterator, Sequence

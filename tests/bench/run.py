@@ -114,7 +114,7 @@ def main() -> None:
     results.mkdir(exist_ok=True)
     path = results / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))
-    (results / "bench.json").write_text(path.read_text())  # the published copy (README's figures)
+    (results / "bench.json").write_text(path.read_text())  # the published copy (docs/benchmarks.md's figures)
     print()
     print(render(outcomes, header=True))
     if len(args.databases) > 1:

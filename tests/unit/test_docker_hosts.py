@@ -1,5 +1,5 @@
 """Docker hosts a worker may run on (`workers[].dockerHost`): the local socket, another socket, tcp:// and
-ssh:// (the README documents all of them). What validation accepts, what it refuses, and what the program
+ssh:// (docs/stack-file.md documents all of them). What validation accepts, what it refuses, and what the program
 declares for each host: its own pulumi-docker provider, and the socket its workers mount."""
 
 import copy
