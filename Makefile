@@ -52,13 +52,13 @@ lint: ## ruff, deptry (imports against pyproject's extras), mypy (infra, flows, 
 	  cd tools/pulumi && go vet ./cmd/...; fi
 
 check: ## Validate every stack file (Pulumi.<stack>.yaml), the rules between them, prefect.yaml and the apply workflow against them
-	$(BIN)/python -m infra.check
+	$(BIN)/python -m infra.cli.check
 
 list-config: ## Show what each stack puts on Prefect and Docker, by name
-	$(BIN)/python -m infra.list_config
+	$(BIN)/python -m infra.cli.list_config
 
 status: ## Live view of STACK (default: every stack) from its Prefect API; exits 1 when stuck, drifted or a declared worker is offline, 2 when unreachable
-	$(BIN)/python -m infra.status $(if $(filter command line environment,$(origin STACK)),$(STACK)) $(STATUS_ARGS)
+	$(BIN)/python -m infra.cli.status $(if $(filter command line environment,$(origin STACK)),$(STACK)) $(STATUS_ARGS)
 
 test: ## Run the test suite (real Prefect server; Docker tests need the engine and `make image`)
 	$(BIN)/python -m pytest
@@ -87,11 +87,11 @@ loadproof: pulumi-cli image ## The load proof: TASKS (default 10000) rpa3 items 
 	  $(BIN)/python -m pytest tests/loadproof -p no:cacheprovider -s
 
 deploy: check stack-file ## prefect deploy: the flows' deployments of STACK (default dev), to the stack's API
-	api_url=$$($(BIN)/python -m infra.list_config --api-url $(STACK)) && PREFECT_API_URL=$$api_url \
+	api_url=$$($(BIN)/python -m infra.cli.list_config --api-url $(STACK)) && PREFECT_API_URL=$$api_url \
 	  $(BIN)/prefect --no-prompt deploy --name rpa1/$(STACK) --name rpa2/$(STACK) --name rpa3/$(STACK)
 
 run-%: ## Run a deployment, follow it, print its metrics and UI link: `make run-rpa3-dev PARAMS="item_count=20"`
-	api_url=$$($(BIN)/python -m infra.list_config --api-url $(lastword $(subst -, ,$*))) && \
+	api_url=$$($(BIN)/python -m infra.cli.list_config --api-url $(lastword $(subst -, ,$*))) && \
 	  PREFECT_API_URL=$$api_url $(BIN)/python -m operations.run_report $(subst -,/,$*) $(foreach p,$(PARAMS),--param $(p))
 
 demo-erp: ## The demo ERP the flows call, on 127.0.0.1:8765 (foreground)
@@ -146,7 +146,7 @@ destroy: docker-plugin stack-file | $(LOCAL_STATE) ## pulumi destroy for STACK
 # GitOps (docs/gitops.md): the stacks that `git diff BASE...HEAD` touches, previewed (a pull request's job) or
 # applied in promotion order with deploy and status (a merge's job); the summary in .build/gitops/.
 pr-preview: pulumi-cli | $(LOCAL_STATE) ## The pull request's job: check, then preview each stack the change since BASE touches; .build/gitops/pr-preview.md (BASE=<ref>)
-	$(BIN)/python -m infra.gitops pr-preview --base $(or $(BASE),$(error BASE=<ref> is required))
+	$(BIN)/python -m infra.cli.gitops pr-preview --base $(or $(BASE),$(error BASE=<ref> is required))
 
 merge-apply: pulumi-cli | $(LOCAL_STATE) ## The merge's job: check, then up, deploy and status of each stack the change since BASE touches, dev -> staging -> prod; .build/gitops/merge-apply.md (BASE=<ref>, ONLY=<stack> for one)
-	$(BIN)/python -m infra.gitops merge-apply --base $(or $(BASE),$(error BASE=<ref> is required)) $(if $(ONLY),--only $(ONLY))
+	$(BIN)/python -m infra.cli.gitops merge-apply --base $(or $(BASE),$(error BASE=<ref> is required)) $(if $(ONLY),--only $(ONLY))

@@ -2,9 +2,9 @@
 
 import pulumi
 
-from infra.api_preflight import require_api
-from infra.rpa_platform import RpaPlatform
-from infra.stack_config import from_pulumi_config
+from infra.program.api_preflight import require_api
+from infra.program.rpa_platform import RpaPlatform
+from infra.stack_files.stack_config import from_pulumi_config
 
 settings = from_pulumi_config()
 if settings.config.server is None:

@@ -21,7 +21,7 @@ Every method does its file work without awaiting in between, so on the server's 
 and a revocation of one lease never interleave (a renewal must not write back a lease just revoked).
 
 Only Prefect and the standard library are imported: a stack's own server container runs this file in an
-image the project did not build (infra/server_spec.py uploads it)."""
+image the project did not build (infra/program/server_spec.py uploads it)."""
 
 import json
 import os

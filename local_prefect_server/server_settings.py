@@ -25,7 +25,8 @@ LEASE_SETTINGS = {
 DEPLOYMENT_SLOT_WAIT_SETTING = "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS"
 DEPLOYMENT_SLOT_WAIT_SECONDS = 1
 SERVICE_SETTINGS = {**LEASE_SETTINGS, DEPLOYMENT_SLOT_WAIT_SETTING: str(DEPLOYMENT_SLOT_WAIT_SECONDS)}
-"""How every server the project starts is tuned, wherever it runs (infra/server_spec.py: a stack's own)."""
+"""How every server the project starts is tuned, wherever it runs (infra/program/server_spec.py: a stack's
+own)."""
 DATABASE_URL_SETTING = "PREFECT_API_DATABASE_CONNECTION_URL"
 
 

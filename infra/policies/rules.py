@@ -1,6 +1,7 @@
 """The platform's policy rules as plain functions over the resources Pulumi passes to a policy: their type
 tokens and input properties (a worker container's command and labels, a limit's numbers), never the stack
-files, which are `infra.stack_config`'s to read (rules between stacks: `infra.between_stacks`).
+files, which are `infra.stack_files.stack_config`'s to read (rules between stacks:
+`infra.stack_files.between_stacks`).
 
 They import nothing but the standard library, so that the policy pack (which runs in its own virtualenv, with
 the older protobuf/grpcio that pulumi-policy pins, without this project installed) and the project (its tests,

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from infra import config_keys
-from infra.stack_config import read_stack_document, stack_file
+from infra.stack_files import config_keys
+from infra.stack_files.stack_config import read_stack_document, stack_file
 
 API_KEY_SECRET = f"pnu_battery{uuid.uuid4().hex}"
 PASSWORD_SECRET = f"battery-pw-{uuid.uuid4().hex}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 
-from infra.stack_config import PROJECT_ROOT
+from infra.stack_files.stack_config import PROJECT_ROOT
 from tests.cli.bad_stack_files import (
     API_KEY,
     API_KEY_SECRET,
@@ -69,7 +69,7 @@ def test_make_check_refuses_every_bad_stack_file(tmp_path: Path) -> None:
     )
     started = time.monotonic()
     check = subprocess.run(
-        [sys.executable, "-m", "infra.check", str(tmp_path)],
+        [sys.executable, "-m", "infra.cli.check", str(tmp_path)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

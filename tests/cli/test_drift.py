@@ -3,7 +3,7 @@
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate, VariableUpdate, WorkPoolUpdate
 
-from infra.stack_config import from_stack_file
+from infra.stack_files.stack_config import from_stack_file
 from tests.support.pulumi_cli import PulumiProject
 from tests.support.server_state import declared, held
 

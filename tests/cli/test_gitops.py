@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 
-from infra.stack_config import STACKS
+from infra.stack_files.stack_config import STACKS
 from tests.support.git_project import GitProject
 from tests.support.prefect_server import PrefectServer
 from tests.support.pulumi_cli import PulumiProject

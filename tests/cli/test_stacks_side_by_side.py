@@ -3,7 +3,7 @@ one stack's destroy leaves the others as they were."""
 
 from prefect.client.orchestration import SyncPrefectClient
 
-from infra.stack_config import STACKS, from_stack_file
+from infra.stack_files.stack_config import STACKS, from_stack_file
 from tests.support.pulumi_cli import PulumiProject
 from tests.support.server_state import declared, held, left_on_server
 

@@ -1,4 +1,4 @@
-"""`python -m infra.status` on a stack brought up for real by `pulumi up`, against the package's fresh server:
+"""`python -m infra.cli.status` on a stack brought up for real by `pulumi up`, against the package's fresh server:
 the stack's numbers, drift made behind Pulumi's back, slots nothing holds, a run stuck in Cancelling keeping
 its deployment's slot, and a server that does not answer. The command runs as a user runs it, in a child
 process with no PREFECT_API_* in its environment: the stack file alone says where the API is."""
@@ -16,9 +16,9 @@ from prefect.client.schemas.objects import WorkerStatus
 from prefect.states import Cancelling, Completed, Pending, Running
 from prefect.types._concurrency import ConcurrencyLeaseHolder
 
-from infra import config_keys
-from infra.stack_config import PROJECT_ROOT, from_stack_file, read_stack_document, stack_file
-from infra.worker_spec import worker_container_specs
+from infra.program.worker_spec import worker_container_specs
+from infra.stack_files import config_keys
+from infra.stack_files.stack_config import PROJECT_ROOT, from_stack_file, read_stack_document, stack_file
 from tests.support.prefect_server import PrefectServer, free_port
 from tests.support.pulumi_cli import PLATFORM_KEY, PulumiProject, Result, run_command
 
@@ -27,7 +27,7 @@ PYTHON = str(PROJECT_ROOT / ".venv" / "bin" / "python")
 
 def status(project: PulumiProject, *args: str, env: dict[str, str] | None = None) -> Result:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API_")}
-    command = [PYTHON, "-m", "infra.status", "--dir", str(project.root), *args]
+    command = [PYTHON, "-m", "infra.cli.status", "--dir", str(project.root), *args]
     return run_command(command, PROJECT_ROOT, {**environment, **(env or {})}, timeout=120)
 
 

@@ -5,7 +5,7 @@ import time
 
 from prefect.client.orchestration import SyncPrefectClient
 
-from infra.stack_config import from_stack_file
+from infra.stack_files.stack_config import from_stack_file
 from tests.support.pulumi_cli import PulumiProject
 from tests.support.server_state import declared, held, left_on_server
 

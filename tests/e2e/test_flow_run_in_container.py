@@ -13,8 +13,8 @@ import pytest
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun
 
-from infra.stack_config import PROJECT_ROOT, from_stack_file
-from infra.worker_spec import worker_container_specs
+from infra.program.worker_spec import worker_container_specs
+from infra.stack_files.stack_config import PROJECT_ROOT, from_stack_file
 from tests.support.docker_hosts import docker_client_or_fail
 from tests.support.prefect_server import free_port
 from tests.support.pulumi_cli import PulumiProject

@@ -28,8 +28,8 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.utilities.callables import parameter_schema
 
 import docker
-from infra.stack_config import PROJECT_ROOT, from_stack_file
-from infra.worker_spec import CONTAINER_DOCKER_SOCKET, docker_socket_on_host, worker_container_specs
+from infra.program.worker_spec import CONTAINER_DOCKER_SOCKET, docker_socket_on_host, worker_container_specs
+from infra.stack_files.stack_config import PROJECT_ROOT, from_stack_file
 from tests.conftest import destroyed
 from tests.e2e.gated_flow import gated
 from tests.support.docker_hosts import (

@@ -12,9 +12,9 @@ import pytest
 from prefect.client.orchestration import SyncPrefectClient
 
 from infra.docker_rules import memory_bytes
-from infra.settings import StackSettings
-from infra.stack_config import PROJECT_ROOT, from_stack_file
-from infra.worker_spec import worker_container_specs
+from infra.program.worker_spec import worker_container_specs
+from infra.stack_files.settings import StackSettings
+from infra.stack_files.stack_config import PROJECT_ROOT, from_stack_file
 from tests.conftest import destroyed
 from tests.support.docker_hosts import docker_client_or_fail
 from tests.support.prefect_server import PrefectServer

@@ -11,9 +11,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import VariableCreate
 
 from flows.runtime import InvalidVariableError, RunSettings
-from infra.flow_requirements import flow_requirement_problems
-from infra.settings import StackSettings
-from infra.stack_config import from_stack_file, stack_file
+from infra.stack_files.flow_requirements import flow_requirement_problems
+from infra.stack_files.settings import StackSettings
+from infra.stack_files.stack_config import from_stack_file, stack_file
 from rpa_naming import ENVIRONMENT_ENV_VAR, ERP_API, adaptive_floor_variable_name, flow_variable_name
 
 REFUSED = [

@@ -28,8 +28,8 @@ import pytest
 import yaml
 from prefect.client.orchestration import SyncPrefectClient
 
-from infra.stack_config import PROJECT_ROOT, from_stack_file
-from infra.worker_spec import worker_container_specs
+from infra.program.worker_spec import worker_container_specs
+from infra.stack_files.stack_config import PROJECT_ROOT, from_stack_file
 from rpa_naming import ERP_API, ERP_API_RATE, concurrency_limit_name
 from tests.loadproof.breakdown import Limits, breakdown, describe, read_calling_runs
 from tests.loadproof.limit_samples import LimitSampler

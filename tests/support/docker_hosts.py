@@ -15,8 +15,8 @@ from typing import NoReturn
 import pytest
 
 import docker
-from infra.settings import DEFAULT_DOCKER_HOST
-from infra.stack_config import PROJECT_ROOT
+from infra.stack_files.settings import DEFAULT_DOCKER_HOST
+from infra.stack_files.stack_config import PROJECT_ROOT
 from tests.support.processes import SESSION_MARK
 from tests.support.pulumi_cli import CommandFailed, run_command
 

@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.stack_config import PROJECT_ROOT
+from infra.stack_files.stack_config import PROJECT_ROOT
 from tests.support.pulumi_cli import PulumiProject, Result, run_command
 
 # The copy's links to the project's virtualenvs are not part of the change.
@@ -64,7 +64,14 @@ class GitProject:
     def gitops(self, verb: str, base: str, out: Path) -> Result:
         """`make pr-preview|merge-apply BASE=...` as the Makefile runs it: the module, in the copy, with the
         copy's environment (its state backend and passphrase, the pinned CLI first on PATH)."""
-        command = [str(PROJECT_ROOT / ".venv" / "bin" / "python"), "-m", "infra.gitops", verb, "--base", base]
+        command = [
+            str(PROJECT_ROOT / ".venv" / "bin" / "python"),
+            "-m",
+            "infra.cli.gitops",
+            verb,
+            "--base",
+            base,
+        ]
         return run_command([*command, "--out", str(out)], self.root, self.project.environment(), timeout=1200)
 
     def make(self, verb: str, stack: str) -> Result:

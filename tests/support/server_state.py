@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.exceptions import ObjectNotFound
 
-from infra.settings import StackSettings
+from infra.stack_files.settings import StackSettings
 
 Objects = dict[str, dict[str, Any]]
 T = TypeVar("T")

@@ -10,8 +10,8 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import WorkerStatus
 
 import docker
-from infra.container_spec import LABEL_PREFIX
-from infra.settings import DEFAULT_DOCKER_HOST
+from infra.program.container_spec import LABEL_PREFIX
+from infra.stack_files.settings import DEFAULT_DOCKER_HOST
 
 WORKER_LABEL = f"{LABEL_PREFIX}.worker"
 LOG_TAIL_LINES = 40

@@ -9,10 +9,15 @@ from typing import Any
 import pytest
 import yaml
 
-from infra import check, config_keys
-from infra.between_stacks import limits_shrinking_toward_production, objects_written_twice, same_server
-from infra.settings import StackSettings
-from infra.stack_config import STACKS, from_stack_file, read_stack_document, stack_file
+from infra.cli import check
+from infra.stack_files import config_keys
+from infra.stack_files.between_stacks import (
+    limits_shrinking_toward_production,
+    objects_written_twice,
+    same_server,
+)
+from infra.stack_files.settings import StackSettings
+from infra.stack_files.stack_config import STACKS, from_stack_file, read_stack_document, stack_file
 
 SHIPPED = [from_stack_file(stack_file(stack)) for stack in STACKS]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import check
-from infra.stack_config import PROJECT_ROOT, STACKS, read_stack_document, stack_file
+from infra.cli import check
+from infra.stack_files.stack_config import PROJECT_ROOT, STACKS, read_stack_document, stack_file
 
 PLATFORM = "rpa-platform:platform"
 

@@ -3,9 +3,9 @@ so that refresh and preview find nothing to change."""
 
 import pytest
 
-from infra.container_healthcheck import go_duration, healthcheck_args
-from infra.server_spec import server_spec
-from infra.stack_config import parse_stack_settings
+from infra.program.container_healthcheck import go_duration, healthcheck_args
+from infra.program.server_spec import server_spec
+from infra.stack_files.stack_config import parse_stack_settings
 from tests.support.self_hosted_stack import SOURCE, STACK, example_raw
 
 

@@ -4,8 +4,8 @@ Prefect would ignore, and deployments adding up past their pool's limit are name
 import copy
 from typing import Any
 
-from infra.deployment_check import deployment_problems
-from infra.stack_config import PROJECT_ROOT, STACKS, from_stack_file, stack_file
+from infra.stack_files.deployment_check import deployment_problems
+from infra.stack_files.stack_config import PROJECT_ROOT, STACKS, from_stack_file, stack_file
 from infra.yaml_file import load_yaml
 
 SHIPPED = [from_stack_file(stack_file(stack)) for stack in STACKS]

@@ -3,7 +3,7 @@ are those of the stack whose pool it deploys into: a run of it never depends on 
 
 import pytest
 
-from infra.stack_config import PROJECT_ROOT, STACKS, from_stack_file, stack_file
+from infra.stack_files.stack_config import PROJECT_ROOT, STACKS, from_stack_file, stack_file
 from infra.yaml_file import load_yaml
 from rpa_naming import ENVIRONMENT_ENV_VAR, STACK_ENV_VAR
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from infra.rpa_platform import RpaPlatform
-from infra.settings import DOCKER_HOST_SCHEMES, SettingsError, StackSettings
-from infra.stack_config import parse_stack_settings
-from infra.worker_spec import CONTAINER_DOCKER_SOCKET, docker_socket_on_host, worker_container_specs
+from infra.program.rpa_platform import RpaPlatform
+from infra.program.worker_spec import CONTAINER_DOCKER_SOCKET, docker_socket_on_host, worker_container_specs
+from infra.stack_files.settings import DOCKER_HOST_SCHEMES, SettingsError, StackSettings
+from infra.stack_files.stack_config import parse_stack_settings
 from tests.support.pulumi_program import run_under_mocks
 from tests.unit.test_settings import SOURCE, problems_for, valid
 

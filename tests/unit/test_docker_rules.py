@@ -4,8 +4,8 @@ sent: a pool name Prefect accepts may still make worker container names Docker d
 import pytest
 
 from infra.docker_rules import container_name_problem, memory_bytes
-from infra.stack_config import parse_stack_settings
-from infra.worker_spec import memory_in_mb
+from infra.program.worker_spec import memory_in_mb
+from infra.stack_files.stack_config import parse_stack_settings
 from tests.unit.test_settings import SOURCE, edited, problems_for
 
 

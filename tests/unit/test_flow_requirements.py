@@ -1,8 +1,8 @@
 """Every stack carries the Variables and limits the shipped flows read; a stack without one is refused."""
 
-from infra.flow_requirements import flow_requirement_problems
-from infra.settings import AdaptiveSettings
-from infra.stack_config import STACKS, from_stack_file, stack_file
+from infra.stack_files.flow_requirements import flow_requirement_problems
+from infra.stack_files.settings import AdaptiveSettings
+from infra.stack_files.stack_config import STACKS, from_stack_file, stack_file
 from rpa_naming import adaptive_floor_variable_name
 
 SHIPPED = [from_stack_file(stack_file(stack)) for stack in STACKS]

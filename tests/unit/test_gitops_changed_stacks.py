@@ -2,8 +2,9 @@
 
 import pytest
 
-from infra.gitops.changed_stacks import touched_stacks
-from infra.gitops.field_changes import field_changes
+from infra.cli.gitops.changed_stacks import touched_stacks
+from infra.cli.gitops.field_changes import field_changes
+from infra.stack_files.stack_config import STACKS
 
 
 @pytest.mark.parametrize(
@@ -11,15 +12,15 @@ from infra.gitops.field_changes import field_changes
     [
         (["Pulumi.staging.yaml"], ["staging"]),
         (["Pulumi.prod.yaml", "Pulumi.dev.yaml"], ["dev", "prod"]),  # promotion order, not the diff's
-        (["prefect.yaml"], ["dev", "staging", "prod"]),
-        (["flows/rpa3/flow.py", "README.md"], ["dev", "staging", "prod"]),
-        (["infra/settings.py"], ["dev", "staging", "prod"]),
-        (["rpa_naming/names.py"], ["dev", "staging", "prod"]),
-        (["pyproject.toml"], ["dev", "staging", "prod"]),
+        (["prefect.yaml"], list(STACKS)),
+        (["flows/rpa3/flow.py", "README.md"], list(STACKS)),
+        (["infra/stack_files/settings.py"], list(STACKS)),
+        (["rpa_naming/names.py"], list(STACKS)),
+        (["pyproject.toml"], list(STACKS)),
         (["README.md", "docs/gitops.md", "tests/cli/test_up.py", ".github/workflows/apply.yml"], []),
         (["docs/Pulumi.selfhosted.example.yaml"], []),  # not a stack's file
-        (["Pulumi.yaml"], ["dev", "staging", "prod"]),  # the project: every stack's program and runtime
-        (["tools/pulumi-docker/main.go"], ["dev", "staging", "prod"]),  # the plugin every stack uses
+        (["Pulumi.yaml"], list(STACKS)),  # the project: every stack's program and runtime
+        (["tools/pulumi-docker/main.go"], list(STACKS)),  # the plugin every stack uses
     ],
 )
 def test_touched_stacks(paths: list[str], stacks: list[str]) -> None:

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from infra import list_config
-from infra.stack_config import STACKS
+from infra.cli import list_config
+from infra.stack_files.stack_config import STACKS
 
 
 def listed(capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from infra.prefect_resources.bounds import MAX_EXACT_NUMBER, MAX_STORED_INT
-from infra.settings import MAX_REPLICAS
-from infra.stack_config import parse_stack_settings
+from infra.stack_files.settings import MAX_REPLICAS
+from infra.stack_files.stack_config import parse_stack_settings
 from tests.unit.test_settings import SOURCE, edited, problems_for
 
 CASES = [

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra.policies import rules
-from infra.stack_config import PROJECT_ROOT, STACKS
+from infra.stack_files.stack_config import PROJECT_ROOT, STACKS
 from tests.unit.test_policy_rules import declared
 
 POLICY_PYTHON = PROJECT_ROOT / "infra" / "policies" / "venv" / "bin" / "python"

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from infra.policies import rules
-from infra.rpa_platform import RpaPlatform
-from infra.stack_config import STACKS, from_pulumi_config, stack_file
+from infra.program.rpa_platform import RpaPlatform
+from infra.stack_files.stack_config import STACKS, from_pulumi_config, stack_file
 from tests.support.pulumi_program import pulumi_config_of, run_under_mocks
 
 

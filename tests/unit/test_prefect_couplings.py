@@ -104,7 +104,7 @@ SERVER_ENVIRONMENT = [
         str(server_settings.DEPLOYMENT_SLOT_WAIT_SECONDS),
         "server.deployments.concurrency_slot_wait_seconds",
         float(server_settings.DEPLOYMENT_SLOT_WAIT_SECONDS),
-        "local_prefect_server/server_settings.py (SERVICE_SETTINGS) and infra/server_spec.py",
+        "local_prefect_server/server_settings.py (SERVICE_SETTINGS) and infra/program/server_spec.py",
     ),
     (
         "PREFECT_SERVER_API_AUTH_STRING",
@@ -318,10 +318,10 @@ def test_what_the_session_server_answers(prefect_server: PrefectServer) -> None:
 
 
 def test_prefect_yaml_models() -> None:
-    """infra/deployment_check.py reads prefect.yaml with Prefect's own (private) models."""
+    """infra/stack_files/deployment_check.py reads prefect.yaml with Prefect's own (private) models."""
     from prefect.cli.deploy import _models
 
-    where = "infra/deployment_check.py"
+    where = "infra/stack_files/deployment_check.py"
     expected = {
         "PrefectYamlModel": {"deployments"},
         "DeploymentConfig": {"name", "entrypoint", "work_pool", "concurrency_limit"},
@@ -433,7 +433,9 @@ def test_program_config_and_mocks() -> None:
     from pulumi.runtime.settings import reset_options
 
     why = pulumi_broke(
-        "infra/stack_config.py", "reads config via CONFIG, get_config_env, is_config_secret", "adapt"
+        "infra/stack_files/stack_config.py",
+        "reads config via CONFIG, get_config_env, is_config_secret",
+        "adapt",
     )
     assert callable(config.CONFIG.get) and callable(config.get_config_env), why
     assert callable(config.is_config_secret), why

@@ -4,9 +4,9 @@ kind added there and not here (or the other way round) fails."""
 import pytest
 
 from infra.policies import rules
-from infra.prefect_kinds import KINDS, PrefectKind, declared_objects
 from infra.prefect_resources.work_queue_priorities import WorkQueuePriorities
-from infra.stack_config import STACKS, from_stack_file, stack_file
+from infra.stack_files.prefect_kinds import KINDS, PrefectKind, declared_objects
+from infra.stack_files.stack_config import STACKS, from_stack_file, stack_file
 from tests.contract.resource_cases import CASES
 
 # Kinds whose contract is a module of its own rather than a case of the shared suite.

@@ -10,9 +10,9 @@ import pulumi
 import pytest
 
 from infra.prefect_resources.provider import PrefectProvider
-from infra.rpa_platform import RpaPlatform
-from infra.settings import SettingsError
-from infra.stack_config import STACKS, from_pulumi_config, from_stack_file, stack_file
+from infra.program.rpa_platform import RpaPlatform
+from infra.stack_files.settings import SettingsError
+from infra.stack_files.stack_config import STACKS, from_pulumi_config, from_stack_file, stack_file
 from tests.support.prefect_server import PrefectServer
 from tests.support.pulumi_program import Inventory, pulumi_config_of, run_under_mocks
 

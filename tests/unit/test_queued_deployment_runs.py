@@ -9,9 +9,9 @@ from prefect.settings.models.server.deployments import ServerDeploymentsSettings
 from prefect.settings.models.worker import WorkerSettings
 from pydantic import BaseModel
 
-from infra.server_spec import server_spec
-from infra.stack_config import PROJECT_ROOT, STACKS, from_stack_file, parse_stack_settings
-from infra.worker_spec import worker_container_specs
+from infra.program.server_spec import server_spec
+from infra.program.worker_spec import worker_container_specs
+from infra.stack_files.stack_config import PROJECT_ROOT, STACKS, from_stack_file, parse_stack_settings
 from local_prefect_server.server_settings import (
     DEPLOYMENT_SLOT_WAIT_SECONDS,
     DEPLOYMENT_SLOT_WAIT_SETTING,

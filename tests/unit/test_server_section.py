@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.settings import (
+from infra.stack_files.settings import (
     DEFAULT_DATABASE_IMAGE,
     DEFAULT_SERVER_IMAGE,
     SettingsError,
     StackSettings,
 )
-from infra.stack_config import from_stack_file, parse_stack_settings, read_stack_document
+from infra.stack_files.stack_config import from_stack_file, parse_stack_settings, read_stack_document
 from tests.support.self_hosted_stack import EXAMPLE, PASSWORD, SOURCE, STACK, example_raw
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.settings import SettingsError
-from infra.stack_config import from_stack_file, parse_stack_settings
+from infra.stack_files.settings import SettingsError
+from infra.stack_files.stack_config import from_stack_file, parse_stack_settings
 
 SOURCE = "Pulumi.prod.yaml"
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.settings import SettingsError
-from infra.stack_config import from_pulumi_config, from_stack_file
+from infra.stack_files.settings import SettingsError
+from infra.stack_files.stack_config import from_pulumi_config, from_stack_file
 from tests.support.pulumi_program import run_under_mocks
 from tests.unit.test_settings import edited, valid
 

@@ -1,9 +1,9 @@
 """A pool's workers on several Docker hosts are several worker entries; Prefect tells workers apart by name
 alone, so their replicas are numbered across the pool's entries."""
 
-from infra.settings import StackSettings
-from infra.stack_config import PROJECT_ROOT, from_stack_file
-from infra.worker_spec import worker_container_specs
+from infra.program.worker_spec import worker_container_specs
+from infra.stack_files.settings import StackSettings
+from infra.stack_files.stack_config import PROJECT_ROOT, from_stack_file
 
 SECOND_HOST = "unix:///var/run/rpa-docker-2.sock"
 

@@ -5,8 +5,11 @@ from pathlib import Path
 
 import yaml
 
-from infra.stack_config import PROJECT_ROOT
-from infra.workflow_check import APPLY_WORKFLOW, apply_workflow_problems
+from infra.stack_files.stack_config import PROJECT_ROOT, STACKS
+from infra.stack_files.workflow_check import APPLY_WORKFLOW, apply_workflow_problems
+
+# The shipped workflow names each stack's job after the stack.
+FIRST, LAST = STACKS[0], STACKS[-1]
 
 
 def workflow_copy(tmp_path: Path) -> Path:
@@ -21,21 +24,23 @@ def test_the_shipped_workflow_applies_every_stack_in_order() -> None:
 def test_a_stack_the_workflow_does_not_apply_is_refused(tmp_path: Path) -> None:
     path = workflow_copy(tmp_path)
     workflow = yaml.safe_load(path.read_text())
-    del workflow["jobs"]["prod"]
+    del workflow["jobs"][LAST]
     path.write_text(yaml.safe_dump(workflow, sort_keys=False))
     assert apply_workflow_problems(tmp_path) == [
-        ".github/workflows/apply.yml: jobs: apply dev, staging, but the stacks are dev, staging, prod (STACKS in "
-        "infra/stack_config.py): one job `uses: ./.github/workflows/apply-stack.yml` per stack"
+        f".github/workflows/apply.yml: jobs: apply {', '.join(sorted(STACKS[:-1]))}, but the stacks are "
+        f"{', '.join(STACKS)} (STACKS in infra/stack_files/stack_config.py): one job "
+        "`uses: ./.github/workflows/apply-stack.yml` per stack"
     ]
 
 
 def test_a_stack_applied_out_of_order_is_refused(tmp_path: Path) -> None:
     path = workflow_copy(tmp_path)
     workflow = yaml.safe_load(path.read_text())
-    workflow["jobs"]["prod"]["needs"] = "dev"
+    workflow["jobs"][LAST]["needs"] = FIRST
     path.write_text(yaml.safe_dump(workflow, sort_keys=False))
     assert apply_workflow_problems(tmp_path) == [
-        ".github/workflows/apply.yml: jobs.prod.needs: 'dev', must be 'staging': prod is applied after staging"
+        f".github/workflows/apply.yml: jobs.{LAST}.needs: {FIRST!r}, must be {STACKS[-2]!r}: {LAST} is applied "
+        f"after {STACKS[-2]}"
     ]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from infra.policies import rules
-from infra.stack_config import parse_stack_settings
+from infra.stack_files.stack_config import parse_stack_settings
 from tests.unit.test_settings import SOURCE, edited, problems_for
 
 

@@ -1,5 +1,5 @@
 """Where the stack lives: its Prefect API and its environment. The stack files are read by infra alone (one
-home per rule), so this asks `python -m infra.list_config` in a subprocess rather than importing infra."""
+home per rule), so this asks `python -m infra.cli.list_config` in a subprocess rather than importing infra."""
 
 import json
 import os
@@ -19,12 +19,12 @@ class Target:
 
 def _list_config(*args: str) -> str:
     completed = subprocess.run(
-        [sys.executable, "-m", "infra.list_config", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "infra.cli.list_config", *args], capture_output=True, text=True, check=False
     )
     if completed.returncode != 0:
         # infra's own message names the stack file and the problem; its first line is enough here.
         problem = (completed.stderr.strip() or completed.stdout.strip()).splitlines()
-        raise PlanError(problem[-1].strip() if problem else f"infra.list_config {' '.join(args)} failed")
+        raise PlanError(problem[-1].strip() if problem else f"infra.cli.list_config {' '.join(args)} failed")
     return completed.stdout
 
 
