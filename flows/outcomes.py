@@ -6,7 +6,7 @@ from typing import Generic, TypeVar, cast
 
 from prefect.futures import PrefectFuture
 
-from flows.runtime.item_chunks import ItemOutcome
+from flows.runtime import ItemOutcome
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from flows.runtime.metrics_artifact import MetricRow, read_rows
+from flows.runtime import MetricRow, read_rows
 
 _POLL_SECONDS = 1.0
 

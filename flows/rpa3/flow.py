@@ -8,8 +8,7 @@ from pydantic import BaseModel
 
 from flows.erp_api import OpenItem, Reconciliation
 from flows.outcomes import Outcomes
-from flows.runtime import RunSettings, observed_run, sized
-from flows.runtime.item_chunks import ItemOutcome, chunked, publish_outcomes
+from flows.runtime import ItemOutcome, RunSettings, chunked, observed_run, publish_outcomes, sized
 from flows.systems import open_systems, systems
 from flows.systems.tables import reconciliations
 

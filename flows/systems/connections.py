@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from prefect.context import FlowRunContext
 
 from flows.erp_api import CALLER_HEADER
-from flows.runtime import FlowRuntime, RunMetrics, RunSettings
-from flows.runtime.item_chunks import ItemPool
+from flows.runtime import FlowRuntime, ItemPool, RunMetrics, RunSettings
 from flows.systems.erp import ErpApi
 from flows.systems.results_db import ResultsDatabase
 from rpa_naming import DB_WRITE, ERP_API, ERP_API_RATE

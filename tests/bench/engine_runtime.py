@@ -3,7 +3,7 @@ slot_policy=...)`)."""
 
 from dataclasses import replace
 
-from flows.runtime import SlotPolicy
+from flows.runtime.slot_pool import SlotPolicy
 
 # A slot handed from one flow run to another is idle for a release, a poll and a lease: with the defaults
 # 0.5-1 s (polls every 0.5 s while holding slots, free slots left 0.5 s for others, one slot per 0.2 s for 5 s

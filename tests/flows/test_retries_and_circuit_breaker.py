@@ -9,14 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from flows.runtime import (
-    BreakerState,
-    CircuitBreaker,
-    CircuitOpenError,
-    ExternalServiceError,
-    FlowRuntime,
-    RetryPolicy,
-)
+from flows.runtime import CircuitOpenError, ExternalServiceError, FlowRuntime
+from flows.runtime.circuit_breaker import BreakerState, CircuitBreaker
+from flows.runtime.retry_policy import RetryPolicy
 from tests.support.manual_clock import ManualClock
 from tools.demo_erp.admin import DemoErpAdmin
 from tools.demo_erp.behaviour import ErpBehaviour

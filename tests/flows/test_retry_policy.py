@@ -3,8 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from flows.runtime import RetryPolicy
-from flows.runtime.retry_policy import parse_retry_after
+from flows.runtime.retry_policy import RetryPolicy, parse_retry_after
 
 
 def test_backoff_grows_exponentially_under_its_cap():

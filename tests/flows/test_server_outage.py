@@ -20,7 +20,8 @@ from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.events.filters import EventFilter, EventOccurredFilter, EventResourceFilter
 from prefect.events.schemas.events import ReceivedEvent
 
-from flows.runtime import Deadline, FlowRuntime, RateLimiter, RunMetrics
+from flows.runtime import Deadline, FlowRuntime, RunMetrics
+from flows.runtime.rate_limiter import RateLimiter
 from flows.runtime.runtime_events import RuntimeEvents, service_resource
 from tests.flows.stack import (
     fail_if_any_ended,

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from flows.runtime import FlowEnvironment, FlowEnvironmentError, RunSettings, run_settings
+from flows.runtime import FlowEnvironmentError, RunSettings, run_settings
+from flows.runtime.run_settings import FlowEnvironment
 from flows.systems import endpoints
 from rpa_naming import ENV_PREFIX, ENVIRONMENT_ENV_VAR, STACK_ENV_VAR
 

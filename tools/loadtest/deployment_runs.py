@@ -12,7 +12,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import Cancelling
 from rich.console import Console
 
-from flows.runtime.metrics_artifact import ITEMS_DONE, ITEMS_FAILED, read_rows
+from flows.runtime import ITEMS_DONE, ITEMS_FAILED, read_rows
 from flows.systems.endpoints import ERP_API_URL_ENV
 from operations.run_report import flow_run_url
 from rpa_naming.operator_commands import cancel_stuck_run_command
