@@ -1,31 +1,6 @@
 """How many calls one flow run keeps in flight to one external service, learned from what the service answers.
 
-The stack's global limit is a ceiling its operators set once; what the service can take changes during the day
-(it slows down, answers 429, recovers). An adaptive limit sits in front of the run's slot pool and keeps this
-run's calls to the service at a target between the stack's floor and that ceiling. The global limit stays the
-hard bound across every flow run: the target only ever withholds slots, never adds any.
-
-The target moves once per window: a window closes when as many calls started under the current target have
-been answered as the target allows (about one round trip of every call in flight), so each change is judged
-on calls made under the one before it.
-
-- Overload (a 429 or a timeout): multiplicative decrease at once, by `decrease_factor`, then no other for a
-  round trip (TCP's once per round trip): calls in flight when the target fell carry the same news, and a
-  429 comes back at once, long before the service's answers to the calls sent since would. A round trip is
-  the smoothed latency of the service's answers.
-- Queueing (Vegas): a window's median latency against the baseline (the fastest answer seen: a call that
-  waited for nothing inside the service) estimates how many of this run's calls wait there:
-  `target x (1 - baseline / median)`. Above `allowed_queue`, the target drops to what the service served
-  at once in that window plus the allowance (the gradient: `target x baseline / median`). The median, not
-  the mean: a busy client machine delays a few answers, which is no queue at the service.
-- Otherwise, when the target was what held calls back (a call found every permit taken), additive increase
-  by one; a run that does not use its target does not learn a larger one. The step back up to the target
-  where the service last refused waits for `cautious_windows` windows without overload instead of one (as
-  TCP CUBIC slows down near its last loss): every probe past a capacity costs 429s, and several flow runs
-  probe it at once. Past it unrefused, the service has room again, and the climb is quick.
-- The baseline creeps up by `baseline_drift` per window towards a window's fastest answer when that is
-  slower, so a service that became slower for good (not busier) is not held below its capacity forever.
-"""
+The design, and the reasons for it: docs/runtime.md#adaptivelimit."""
 
 import math
 import statistics

@@ -1,36 +1,6 @@
 """This process's use of one Prefect rate limit (a global limit with `slot_decay_per_second` > 0).
 
-The server's bucket holds `limit` slots that drain at `slot_decay_per_second`; every call must first occupy a
-slot, so over any T seconds at most limit + rate * T calls start, across all flow runs of the stack. Asking
-per call is what makes Prefect's own `rate_limit` slow, and the server's arithmetic punishes asking often:
-each write, whoever makes it, keeps only whole drained slots (`floor(rate * seconds since updated)`) and
-restarts the clock, losing half a slot of drain on average. So a manager thread takes tokens for the run in
-few, big writes, reads the limit first (reads change nothing), and times each write, and each retry of a
-write the server was too busy for, to land just after a whole slot has drained (which helps where a slot
-takes longer to drain than a write's jitter). The next write goes out before the tokens on hand run out.
-
-A limit deleted, or changed into one without slot decay, under a running flow fails the waiting tasks with
-that error instead of leaving them to time out.
-
-Part of the bucket is left unused as headroom: a call may reach the service up to that much later than the
-server granted its token, and the calls still fit the service's own bucket of the same size. So a token is
-spent within the headroom, less a margin for sending the call, from the server's answer, or thrown away
-(`dropped`: the server counted it all the same). The headroom is also what lets a write be big: a token may
-wait that long for a task and a slot to spend it.
-
-Calls limited by a rate are usually limited by a concurrency limit too. Their tasks wait for the rate holding
-no slot, so that a queue for the rate keeps no slot from the other flow runs: a task takes a token and a slot
-together. A write carries the tokens the run's slots can spend within a token's life: a free slot starts a
-call at once and another each time the longest of the recent calls could have ended, a slot in a call once
-its call should have ended. The slots go back to the pool as each call ends (the pool may rotate them out)
-and are taken again at once while tokens wait for one; free slots of the pool are taken for more tokens,
-and a waiting task waits in the pool for those the run lacks, so that the pool sees the demand.
-
-Issue 20 measured what this replaced (tests/loadproof: 10,000 items, three flow runs, a SQLite server): a slot
-taken for each token before its write and held through it, and writes of 1.8 tokens on average (5,495, and
-1,937 more the server was too busy for) with 150 ms of headroom, left the concurrency limit's slots 4.2 of 10
-held in no call and 3.6 in calls: 0.70 of the rate. With writes of 17 tokens (591, and 319 too busy): 0.96.
-"""
+The design, and the reasons for it: docs/runtime.md#ratelimiter."""
 
 import logging
 import math

@@ -1,66 +1,6 @@
 """This process's share of one Prefect global concurrency limit, handed to tasks without server round trips.
 
-Slots are leased from the server (a lease, or block, holds one slot, or several on an inactive limit) and
-handed to tasks from a local count; every slot in use belongs to a live lease, so the server's count is never
-below what this process uses and the limit holds across flow runs and workers by construction. A manager
-thread talks to the server, never a task:
-
-- grow: while tasks wait, lease what they need and the server has free, a slot a lease: a lease goes back
-  whole, and slots must be able to go to other flow runs one by one. At first at most half of what is free
-  (whoever starts at the same moment finds the other half); `pace_seconds` later, a run still alone on the
-  limit takes all it needs (halving on, 5, 3, 1 and 1 of 10, a run alone ran at 0.95 of its limiter-free
-  speed). While others may wait for the limit (it was found full within `contention_seconds`), a slot at a
-  time, or what this run is short of its fair share at once; and a pool that holds slots already takes free
-  ones only once they have stayed free for `leftover_seconds`, none of them taken meanwhile (fewer free at a
-  read starts the wait again): those holding none had their chance; several free, and the waiters counted
-  just then none, it takes them at once. Each lease is a write: on a SQLite server under load, most fail
-  with "database is locked" and are retried, which is why the first ones go before the flow run's own
-  writes;
-- warm: a pool told how many tasks are about to come (`warm`) leases its first slots before they ask, and
-  keeps them unused for up to `warm_grace_seconds`; `warm(wait=True)` (the runtime's HTTP services) returns
-  once they are answered. A flow run's task submissions flood Prefect's server with writes: among them a
-  lease took 200-330 ms on SQLite, and a run that started with another lost its half; before them, 10 ms;
-- shrink: a block none of whose slots is used for `linger_seconds` goes back to the server. Tasks are packed
-  into the fullest blocks, so when demand falls whole blocks fall idle;
-- stand up to be counted: the server keeps no trace of a denied request, so a pool whose tasks wait on the
-  full limit holds `waiting_weight` slots of the limit's waiters limit (`<limit>-waiters`, created by the
-  first pool that needs it) until they are served, `short_weight` while it holds a slot or more below its
-  fair share, and one slot while it only holds slots of the full limit: the count tells how many flow runs
-  wait, how many of them are short, and how many contend for the limit at all (up to 99 of each);
-- rotate: while the limit is full and other flow runs wait, a block held longer than its tenure stops taking
-  tasks and goes back as soon as its slots do, so that they get their turn, but only while this pool holds
-  more than its fair share (the limit over the flow runs contending for it, holding or waiting, itself
-  included): a whole slot more, or any more while a waiting run is short, or, with more runs than slots,
-  every slot: then slots go round. No run hands back every block at once, and none when nobody waits.
-  A run short of its fair share does not wait for the tenure: that hand-over happens once, not round after
-  round.
-  Satisfied holders count: two runs holding half the limit each, with a third waiting, hold more than a
-  third each. This pool then waits `courtesy_seconds` before asking again.
-  If the waiters limit cannot be had (a server refusing to create it), the pool rotates whenever the limit
-  is full, and learns from the rotations: if the limit is full again at its next read, somebody took the
-  slots it gave back and the tenure returns to `tenure_seconds`; if twice in a row nobody did, the tenure
-  doubles (up to `max_tenure_seconds`);
-- ask: slots given back go to whoever asks first, so a pool that has gone without slots asks more often the
-  longer it has (from every `slow_poll_seconds` to every `fast_poll_seconds` after `starved_seconds`), and
-  one holding slots, or that just did, asks least often: the flow run that has waited longest most likely
-  gets the next slot, and six flow runs on one limit each get their turn within seconds. A pool below its
-  fair share asks as often as a starved one, and takes free slots at once.
-- renew: leases are renewed every `renew_every_seconds`, before anything else the manager does, and a
-  pool's first block once right after it is leased (`first_renew_seconds`); a failed renewal is retried after
-  `renew_retry_seconds`. A block whose lease may run out within `renew_every_seconds` (its renewals kept
-  failing) hands out no more slots: the server may give them to someone else once the lease is gone. If the
-  process dies the leases lapse. The servers this project starts (local_prefect_server/lease_files.py) let
-  a lease whose holder renews this often lapse after `silence_seconds` without a renewal, and look for lapsed
-  leases every 2 s: a dead flow run's slots are back within about 15 s. Other servers give them back after
-  `lease_seconds` (the API's minimum) and their repossessor's loop (15 s by default). The first renewal is
-  what tells the server this holder renews often. A lease the server says is gone before it could have
-  expired was lost by the server (a restart, with leases kept in memory): its slots stay counted for good,
-  and the pool reports them with the command that frees them (`unheld_slots`), as do tasks that time out on
-  a limit full of such slots.
-
-Lease times are counted from when the request was sent, never from its answer: the server's clock started
-no earlier. A limit deleted or changed under a running flow fails the tasks waiting for it with that error.
-"""
+The design, and the reasons for it: docs/runtime.md#slotpool."""
 
 import logging
 import math
@@ -96,14 +36,12 @@ class SlotPolicy:
     linger_seconds: float = 0.1
     warm_grace_seconds: float = 1.0
     # How long `warm(wait=True)` waits for the first lease: sent before the flow run submits its tasks, it is
-    # answered in milliseconds; among their writes to a SQLite server it took 200-330 ms.
+    # answered at once; among their writes to a busy SQLite server, a lease takes far longer.
     warm_wait_seconds: float = 2.0
     pace_seconds: float = 0.2
     # Jittered x0.75-1.25 per lease, so slots come back one by one. Each hand-over leaves a slot idle for a
-    # release, a poll and a lease. Six runs on a limit of 4, a slot a lease: 2 s ran at 0.919-0.926 of the
-    # ideal, runs finishing 1.08-1.10x apart, the last first call within 3 s (three runs); 2.5 s at
-    # 0.924-0.934 in three runs, but 0.912 with the last first call at 5.6 s in a fourth (`make
-    # bench-handover`). With blocks of several slots (before), 3 s let runs finish 1.41x apart.
+    # release, a poll and a lease: a longer tenure hands over less often, but makes waiting runs wait longer
+    # and finish further apart. Where speed and fairness meet: `make bench-handover`, docs/benchmarks.md.
     tenure_seconds: float = 2.0
     max_tenure_seconds: float = 20.0
     clock_margin_seconds: float = 5.0  # a lease answered 'gone' this long before it could expire was lost
@@ -112,7 +50,7 @@ class SlotPolicy:
     # How soon a pool with waiting tasks asks again after a denial: one holding slots (or that just held
     # some) after `slow_poll_seconds`, one that has gone without for `starved_seconds` after
     # `fast_poll_seconds`, in between in proportion. A pool holding slots takes free ones only once they
-    # have stayed free for `leftover_seconds` (0.5 s left slots idle: six runs at 0.919-0.920 of the ideal).
+    # have stayed free for `leftover_seconds` (longer leaves slots idle that nobody else wanted).
     slow_poll_seconds: float = 0.5
     fast_poll_seconds: float = 0.1
     starved_seconds: float = 1.0
