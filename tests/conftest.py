@@ -30,7 +30,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from prefect.client.orchestration import SyncPrefectClient, get_client  # noqa: E402
 
-from infra.stack_files import config_keys  # noqa: E402
+from infra import config_keys  # noqa: E402
 from infra.stack_files.settings import DEFAULT_DOCKER_HOST  # noqa: E402
 from tests.support.provider_protocol import DynamicProviderProcess  # noqa: E402
 from tests.support.pulumi_cli import PulumiProject, pulumi_cli_or_skip  # noqa: E402

@@ -4,7 +4,7 @@ word them the same way."""
 
 import httpx
 
-from infra.stack_files import config_keys
+from infra import config_keys
 from infra.url_credentials import masked_url
 
 UNAUTHORIZED = (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN)

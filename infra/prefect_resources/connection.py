@@ -14,7 +14,7 @@ from prefect.client.orchestration import SyncPrefectClient
 from pulumi.dynamic import Config
 from pydantic import SecretStr
 
-from infra.stack_files import config_keys
+from infra import config_keys
 
 
 @dataclass(frozen=True)

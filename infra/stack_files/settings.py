@@ -22,11 +22,11 @@ from pydantic import (
 from pydantic.alias_generators import to_camel, to_snake
 
 import rpa_naming
+from infra import config_keys
 from infra.docker_rules import container_name_problem, memory_problem
 from infra.prefect_resources.bounds import MAX_STORED_INT, Count, Priority, SlotDecay
 from infra.prefect_resources.inputs import describe_error, error_path
 from infra.problem import Problem
-from infra.stack_files import config_keys
 from infra.url_credentials import has_credentials, masked_url
 
 PoolType = Literal["docker", "process"]

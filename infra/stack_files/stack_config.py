@@ -16,8 +16,8 @@ from typing import Any, Final
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
+from infra import config_keys
 from infra.problem import Problem
-from infra.stack_files import config_keys
 from infra.stack_files.flow_requirements import flow_requirement_problems
 from infra.stack_files.prefect_kinds import prefect_problems
 from infra.stack_files.settings import (

@@ -30,10 +30,10 @@ from prefect.client.schemas.actions import (
 )
 from pulumi.runtime.proto import provider_pb2
 
+from infra import config_keys
 from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimitProvider
 from infra.prefect_resources.variable import VariableProvider
 from infra.prefect_resources.work_pool import WorkPoolProvider
-from infra.stack_files import config_keys
 from tests.bench.processes import exit_on_sigterm
 from tests.support.prefect_server import PrefectServer, free_port
 from tests.support.provider_protocol import DynamicProviderProcess, EngineStack, to_struct

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from infra.stack_files import config_keys
+from infra import config_keys
 from infra.stack_files.stack_config import read_stack_document, stack_file
 
 API_KEY_SECRET = f"pnu_battery{uuid.uuid4().hex}"

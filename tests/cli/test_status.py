@@ -16,8 +16,8 @@ from prefect.client.schemas.objects import WorkerStatus
 from prefect.states import Cancelling, Completed, Pending, Running
 from prefect.types._concurrency import ConcurrencyLeaseHolder
 
+from infra import config_keys
 from infra.program.worker_spec import worker_container_specs
-from infra.stack_files import config_keys
 from infra.stack_files.stack_config import PROJECT_ROOT, from_stack_file, read_stack_document, stack_file
 from tests.support.prefect_server import PrefectServer, free_port
 from tests.support.pulumi_cli import PLATFORM_KEY, PulumiProject, Result, run_command

@@ -11,10 +11,10 @@ import pulumi
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
+from infra import config_keys
 from infra.prefect_resources.global_concurrency_limit import GlobalConcurrencyLimitProvider
 from infra.prefect_resources.variable import VariableProvider
 from infra.program.api_preflight import require_api
-from infra.stack_files import config_keys
 from infra.stack_files.settings import StackSettings
 from infra.stack_files.stack_config import parse_stack_settings
 from tests.support.prefect_server import PrefectServer, free_port

@@ -7,10 +7,10 @@ import pytest
 from prefect.client.orchestration import SyncPrefectClient
 from pulumi.runtime.rpc import UNKNOWN
 
+from infra import config_keys
 from infra.prefect_resources.provider import has_unknown
 from infra.prefect_resources.work_pool import WorkPoolProvider
 from infra.prefect_resources.work_queue import WorkQueueProvider
-from infra.stack_files import config_keys
 from tests.support.prefect_server import free_port
 from tests.support.provider_protocol import PROVIDER_KEY, DynamicProviderProcess, EngineStack
 

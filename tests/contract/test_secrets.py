@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from infra import config_keys
 from infra.prefect_resources.variable import VariableProvider
 from infra.prefect_resources.work_pool import WorkPoolProvider
-from infra.stack_files import config_keys
 from tests.support.prefect_server import PrefectServer, free_port
 from tests.support.provider_protocol import (
     PROVIDER_KEY,

@@ -23,8 +23,8 @@ from docker.models.containers import Container
 from prefect.client.orchestration import SyncPrefectClient
 
 import docker
+from infra import config_keys
 from infra.program.server_spec import SERVER_HOME, ServerSpec, server_spec
-from infra.stack_files import config_keys
 from infra.stack_files.settings import ServerSettings, StackSettings
 from infra.stack_files.stack_config import from_stack_file, read_stack_document
 from tests.support.docker_hosts import docker_client_or_fail

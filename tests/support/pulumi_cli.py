@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.stack_files import config_keys
+from infra import config_keys
 from infra.stack_files.stack_config import PROJECT_ROOT, STACKS, read_stack_document, stack_file
 
 PULUMI_BIN = PROJECT_ROOT / ".build" / "bin"

@@ -12,7 +12,7 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, set_all_config
 from pulumi.runtime.rpc import unwrap_rpc_secret
 from pulumi.runtime.settings import reset_options
 
-from infra.stack_files import config_keys
+from infra import config_keys
 from infra.stack_files.stack_config import read_stack_document
 
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"

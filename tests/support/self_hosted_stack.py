@@ -4,7 +4,7 @@ use it: its file, its project keys, or its config as the CLI hands it to the pro
 import copy
 from typing import Any
 
-from infra.stack_files import config_keys
+from infra import config_keys
 from infra.stack_files.stack_config import PROJECT_ROOT, project_keys, read_stack_document
 from tests.support.pulumi_program import pulumi_config_of
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from infra import config_keys
 from infra.cli import check
-from infra.stack_files import config_keys
 from infra.stack_files.between_stacks import (
     limits_shrinking_toward_production,
     objects_written_twice,

@@ -13,8 +13,8 @@ from pulumi.runtime import set_all_config
 from pulumi.runtime.rpc import unwrap_rpc_secret
 from pulumi.runtime.settings import get_monitor, reset_options
 
+from infra import config_keys
 from infra.program.rpa_platform import RpaPlatform
-from infra.stack_files import config_keys
 from infra.stack_files.settings import SettingsError
 from infra.stack_files.stack_config import STACKS, from_pulumi_config, stack_file
 from tests.support.pulumi_program import CONTAINER, Inventory, in_clear, pulumi_config_of, run_under_mocks
