@@ -1,26 +1,6 @@
 """The few Prefect global-concurrency-limit calls the runtime makes, on an HTTP client of its own.
 
-The client is an `httpx.Client` configured from Prefect's settings as Prefect's own client configures itself
-(flows/runtime/prefect_http.py), not Prefect's client: on a 503 (SQLite's "database is locked", frequent
-under slot traffic) that client's retry wrapper sleeps about 2 s, and it still sleeps once with
-PREFECT_CLIENT_MAX_RETRIES=0 (Prefect 3.9.1, `PrefectHttpxSyncClient._send_with_retry`); going around the
-wrapper meant reaching into the client's private attributes. Slot traffic cannot afford that sleep, so
-transient failures are retried here after a few milliseconds. A lease request is retried after a transport
-error only when it surely never reached the server (no connection): after a read timeout the server may have
-granted the lease, and asking again could hold twice the slots until the first lease lapses. A call that
-still fails raises; the pools treat that like a denial and try again later: an API hiccup slows a flow down
-but never lets it exceed a limit. Responses are parsed with Prefect's own schemas.
-
-A server with CSRF protection on (`PREFECT_SERVER_CSRF_PROTECTION_ENABLED`, off by default) refuses changes
-without a token. The token is fetched as Prefect's client fetches it, before the first change is sent
-(`GET /csrf-token?client=<id>`, then `Prefect-Csrf-Token` and `Prefect-Csrf-Client` on every POST; a server
-answering 422 "CSRF protection is disabled" or 404 gets no token and is not asked again): one request per
-flow run. Waiting for a refusal instead would spare other servers that request, but on a protected server
-every thread's first change would be refused and sent twice, at the moment it is busiest (under concurrent
-changes such a server on SQLite already drops some connections unanswered; a lease request failing so cannot
-be resent). A refused token (expired early, or forgotten by the server) is replaced, once per request.
-Credentials never appear in this module's errors, nor in a repr.
-"""
+Why it is made so: docs/runtime.md#the-limits-api-in-detail."""
 
 import random
 import threading

@@ -1,24 +1,7 @@
 """An outage of the Prefect server, told once per process: one WARNING naming the server when the first call
 fails, one INFO with the outage's length once it answers again, and everything in between at DEBUG.
 
-A flow run goes on while its server is down: its tasks wait for slots, and Prefect's events client keeps
-each event it could not send and sends it again once it has reconnected (Prefect 3.9.1,
-`PrefectEventsClient._emit` and `_reconnect`). Unwatched, every slot pool and rate limiter logs a WARNING on
-each try (about three a second between them), and the events client a WARNING, then its worker an ERROR,
-for each event it gives up on for the moment: 40 WARNING lines and an ERROR per run in 15 s, for one fact.
-
-Those records are recognised where they are logged: a `logging.Filter` on each logger that reports failed
-calls (the runtime's slot pools and rate limiters, Prefect's events client and events worker) reports a
-failure to reach the server here and turns the record into a DEBUG one; so does one on the websockets
-library's logger for a keepalive that finds the events connection closed, which may come 20 s after the
-server is back and is no sign of an outage by itself. The other records of those loggers pass untouched.
-Prefect's HTTP client logs its retries at DEBUG already, and its log worker retries a batch for about a
-minute before it writes an error to stderr (at once if it never reached the server: a run's first 2 s), so
-a short outage shows nothing else.
-
-An outage is over once the server's health endpoint answers and no call has failed for a probe interval;
-the probe runs only while an outage lasts. The state lives while a flow run's runtime is watched
-(`watched`), so that loggers of a process that runs no flow are left alone."""
+Why it is made so: docs/runtime.md#server-outages-in-detail."""
 
 import logging
 import threading
