@@ -33,12 +33,15 @@ DATABASE_START_SECONDS = 120
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """The stack's own server: where it runs, and its two containers (the database first)."""
+    """The stack's own server: its API's URL and its two containers (the database first), on one host."""
 
-    docker_host: str
     api_url: str
     database: ContainerSpec
     server: ContainerSpec
+
+    @property
+    def docker_host(self) -> str:
+        return self.server.docker_host
 
     @property
     def volumes(self) -> list[str]:
@@ -70,7 +73,6 @@ def server_spec(settings: StackSettings) -> ServerSpec | None:
         f"{LABEL_PREFIX}.environment": settings.environment,
     }
     return ServerSpec(
-        docker_host=server.docker_host,
         api_url=server.api_url,
         database=database_container(settings.stack, server, password, labels),
         server=server_container(settings, server, password, labels),
