@@ -1,6 +1,7 @@
 """Every kind of Prefect object a stack writes, in one list. The program declares a stack's objects kind by
-kind; the settings' validation and `make check` judge them; the policy pack's zero-limit rule and the
-contract cases are held to the list by tests (tests/unit/test_prefect_kinds.py).
+kind; the settings' validation and `make check` judge them; `make status` reads them back for drift; the
+policy pack's zero-limit rule and the contract cases are held to the list by tests
+(tests/unit/test_prefect_kinds.py).
 
 Adding a kind: its module in infra/prefect_resources/ (inputs, provider, resource), its stack file key
 (infra/stack_files/settings.py) and the function listing a stack's objects of it
@@ -8,6 +9,7 @@ Adding a kind: its module in infra/prefect_resources/ (inputs, provider, resourc
 (tests/contract/resource_cases.py).
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -105,14 +107,29 @@ def object_problems(kind: PrefectKind, declared: DeclaredObject) -> list[Problem
     props = as_declared(inputs)
     problems = []
     for problem in type(inputs).problems(props):
-        prop = {"workPoolName": "pool"}.get(problem.property, problem.property)
-        if prop.startswith("jobDefaults."):  # The stack file writes job variables camelCase.
-            prop = "jobDefaults." + to_camel(prop.removeprefix("jobDefaults."))
-        problems.append(Problem(declared.key(prop), f"{inputs.label()}: {problem.reason}"))
+        key = declared.key(stack_file_property(problem.property))
+        problems.append(Problem(key, f"{inputs.label()}: {problem.reason}"))
     if kind.zero_limit_property and not problems:
         for violation in rules.no_zero_limit_unless_inactive(kind.type_token, props):
             problems.append(Problem(declared.key(kind.zero_limit_property), violation))
     return problems
+
+
+def stack_file_property(prop: str) -> str:
+    """An input's property as the stack file writes it, under the key that declares the object: a queue
+    names its `pool`; job variables are camelCase under `jobDefaults`, where a pool's template holds their
+    defaults."""
+    if prop == "workPoolName":
+        return "pool"
+    head, _, variable = prop.partition(".")
+    if head == "jobDefaults":
+        return f"jobDefaults.{to_camel(variable)}"
+    if head == "baseJobTemplate" and (default := TEMPLATE_DEFAULT.fullmatch(variable)):
+        return f"jobDefaults.{to_camel(default[1])}"
+    return prop
+
+
+TEMPLATE_DEFAULT = re.compile(r"variables\.properties\.(\w+)\.default")
 
 
 def as_declared(inputs: ResourceInputs) -> dict[str, Any]:

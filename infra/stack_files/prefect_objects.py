@@ -97,8 +97,14 @@ class DeclaredObject:
 
 
 def at(path: str) -> Callable[[str], str]:
-    """Every property at one key: a Variable or a tag limit is one value in the stack file."""
-    return lambda _prop: path
+    """Every property at one key: a Variable or a tag limit is one value in the stack file (a part of a
+    Variable's value is under it: `value.retries` -> `<path>.retries`)."""
+
+    def key_path(prop: str) -> str:
+        _field, _, inside = prop.partition(".")
+        return f"{path}.{inside}" if inside else path
+
+    return key_path
 
 
 def pools(settings: StackSettings) -> list[DeclaredObject]:

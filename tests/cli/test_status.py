@@ -92,32 +92,43 @@ def test_drift_behind_pulumis_back_is_flagged_with_make_up(
 ) -> None:
     project.up("dev")
     cli_client.update_variable(VariableUpdate(name="development_rpa3_max_concurrent_tasks", value=42))
+    cli_client.update_variable(VariableUpdate(name="development_rpa3_timeout", value=30.0))  # the same number
     cli_client.update_work_pool("dev-rpa-docker", WorkPoolUpdate(concurrency_limit=99))
     cli_client.update_global_concurrency_limit("dev-erp-api", GlobalConcurrencyLimitUpdate(limit=77))
     cli_client.delete_global_concurrency_limit_by_name("dev-db-write")
+    critical = cli_client.read_work_queue_by_name("critical", work_pool_name="dev-rpa-docker")
+    cli_client.update_work_queue(critical.id, priority=7)
 
     code, output = status_json(project, "dev")
     assert code == 1, output
     found = findings(output)
     assert set(found) == {
-        "variable development_rpa3_max_concurrent_tasks",
-        "work pool dev-rpa-docker",
-        "limit dev-erp-api",
-        "limit dev-db-write",
+        "variable 'development_rpa3_max_concurrent_tasks'",
+        "work pool 'dev-rpa-docker'",
+        "global concurrency limit 'dev-erp-api'",
+        "global concurrency limit 'dev-db-write'",
+        "queue priorities of work pool 'dev-rpa-docker'",
     }, found
     assert all(
         finding["kind"] == "drift" and finding["command"] == "make up STACK=dev" for finding in found.values()
     )
-    assert "42" in found["variable development_rpa3_max_concurrent_tasks"]["message"]
-    assert (
-        "concurrency_limit is 99 on the server, 4 in Pulumi.dev.yaml"
-        in found["work pool dev-rpa-docker"]["message"]
+    messages = {name: finding["message"] for name, finding in found.items()}
+    assert messages["variable 'development_rpa3_max_concurrent_tasks'"] == (
+        "platform.variables.rpa3_max_concurrent_tasks is 42 on the server, 5 in Pulumi.dev.yaml"
     )
-    assert "missing on the server" in found["limit dev-db-write"]["message"]
+    assert messages["work pool 'dev-rpa-docker'"] == (
+        "platform.pools[0].concurrencyLimit is 99 on the server, 4 in Pulumi.dev.yaml"
+    )
+    assert messages["queue priorities of work pool 'dev-rpa-docker'"] == (
+        "platform.queues[0].priority is 7 on the server, 1 in Pulumi.dev.yaml"
+    )
+    assert messages["global concurrency limit 'dev-db-write'"] == (
+        "declared in Pulumi.dev.yaml (platform.concurrencyLimits[2]), missing on the server"
+    )
 
     tables = status(project, "dev")
     assert tables.returncode == 1, tables.describe()
-    assert "DRIFT variable development_rpa3_max_concurrent_tasks" in tables.stdout, tables.describe()
+    assert "DRIFT variable 'development_rpa3_max_concurrent_tasks'" in tables.stdout, tables.describe()
 
     project.up("dev", "--refresh")
     code, output = status_json(project, "dev")

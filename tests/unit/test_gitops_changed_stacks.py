@@ -3,7 +3,7 @@
 import pytest
 
 from infra.cli.gitops.changed_stacks import touched_stacks
-from infra.cli.gitops.field_changes import field_changes
+from infra.field_changes import field_changes
 from infra.stack_files.stack_config import STACKS
 
 
@@ -34,3 +34,11 @@ def test_field_changes_name_the_leaf_that_moved() -> None:
         'jobDefaults.image "a:1" → "a:2"',
         "limit 8 → 9",
     ]
+
+
+def test_field_changes_compare_as_json() -> None:
+    """A flow reads true and 1 differently; Pulumi carries 15 as 15.0, the same number, and drops a null
+    inside a map."""
+    old = {"flag": 1, "timeout": 15.0, "tags": ["a"], "gone": 1, "env": {"K": None}}
+    new = {"flag": True, "timeout": 15, "tags": ["a"], "added": None, "env": {}}
+    assert [str(change) for change in field_changes(old, new)] == ["flag 1 → true", "gone 1 → (none)"]

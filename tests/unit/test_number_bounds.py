@@ -39,7 +39,12 @@ CASES = [
         MAX_EXACT_NUMBER + 1,
         "platform.variables.rpa3_batch",
     ),
-    ("platform.variables.rpa3_batch", {"a": [1.5]}, {"a": [float("inf")]}, "platform.variables.rpa3_batch"),
+    (
+        "platform.variables.rpa3_batch",
+        {"a": [1.5]},
+        {"a": [float("inf")]},
+        "platform.variables.rpa3_batch.a[0]",
+    ),
     ("prefectApiUrl", "http://127.0.0.1:65535/api", "http://127.0.0.1:65536/api", "prefectApiUrl"),
 ]
 

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.cli.gitops.field_changes import FieldChange, field_changes
 from infra.cli.gitops.server_names import DYNAMIC, is_server_object, kind, server_name
+from infra.field_changes import FieldChange, field_changes
 
 UNCHANGED = ("same", "refresh", "read")
 # A replacement shows as three steps of one resource; the summary names it once, as `replace`.

@@ -1,88 +1,61 @@
-"""What differs between the stack file and its server: objects the file declares that the server lacks, and
-numbers or values that were changed behind Pulumi's back. `make up STACK=<stack>` (which refreshes first)
-puts every one of them back, so that is the command each finding names.
+"""What differs between the stack file and its server, kind by kind (infra/stack_files/prefect_kinds.py):
+objects the file declares that the server lacks, and settings changed behind Pulumi's back. Each object is
+read with its own provider's `fetch`, so `make status` sees what `pulumi refresh` would, and `make up
+STACK=<stack>` (which refreshes first) puts every finding back: that is the command each one names."""
 
-Values are compared as parsed JSON, never as text: key order and 15 against 15.0 are no drift; true against
-1 is (they would read differently in a flow)."""
+from prefect.client.orchestration import SyncPrefectClient
 
-import json
-from typing import Any
-
-from infra.cli.status.model import Finding, StackStatus
-from infra.prefect_resources.inputs import whole_numbers
+from infra.cli.status.model import Finding
+from infra.field_changes import FieldChange, field_changes, show
+from infra.stack_files.prefect_kinds import PrefectKind, declared_objects, stack_file_property
+from infra.stack_files.prefect_objects import DeclaredObject
 from infra.stack_files.settings import StackSettings
 
 
-def drift_findings(settings: StackSettings, status: StackStatus) -> list[Finding]:
-    command = f"make up STACK={settings.stack}"
-    return [
-        Finding(kind="drift", object=name, message=message, command=command)
-        for name, message in pool_drift(settings, status)
-        + queue_drift(settings, status)
-        + variable_drift(status, settings.source)
-        + limit_drift(settings, status)
-    ]
-
-
-def pool_drift(settings: StackSettings, status: StackStatus) -> list[tuple[str, str]]:
-    held = {pool.name: pool for pool in status.pools}
-    drift = []
-    for pool in settings.platform.pools:
-        name = settings.pool_name(pool.name)
-        declared = {"type": pool.type, "concurrency_limit": pool.concurrency_limit, "paused": pool.paused}
-        drift += object_drift(f"work pool {name}", declared, held.get(name), settings.source)
-    return drift
-
-
-def queue_drift(settings: StackSettings, status: StackStatus) -> list[tuple[str, str]]:
-    held = {(queue.pool, queue.name): queue for queue in status.queues}
-    drift = []
-    for queue in settings.platform.queues:
-        pool = settings.pool_name(queue.pool)
-        declared: dict[str, Any] = {"concurrency_limit": queue.concurrency_limit, "paused": queue.paused}
-        if queue.priority is not None:  # Otherwise Prefect picks it.
-            declared["priority"] = queue.priority
-        drift += object_drift(
-            f"work queue {pool}/{queue.name}", declared, held.get((pool, queue.name)), settings.source
+def drift_findings(client: SyncPrefectClient, settings: StackSettings) -> list[Finding]:
+    findings = []
+    missing: set[str] = set()
+    for kind, declared in declared_objects(settings):
+        if missing.intersection(declared.after):
+            continue  # What it belongs to is missing, and reported: `make up` makes both.
+        changes = held_changes(client, kind, declared)
+        if changes is None:
+            missing.add(declared.resource_name)
+            message = f"declared in {settings.source} ({declared.path}), missing on the server"
+        elif changes:
+            message = "; ".join(describe(change, declared, settings.source) for change in changes)
+        else:
+            continue
+        findings.append(
+            Finding(
+                kind="drift",
+                object=declared.inputs.label(),
+                message=message,
+                command=f"make up STACK={settings.stack}",
+            )
         )
-    return drift
+    return findings
 
 
-def limit_drift(settings: StackSettings, status: StackStatus) -> list[tuple[str, str]]:
-    held = {limit.name: limit for limit in status.limits}
-    drift = []
-    for limit in settings.platform.concurrency_limits:
-        name = settings.limit_name(limit.name)
-        declared = {
-            "limit": limit.limit,
-            "active": limit.active,
-            "slot_decay_per_second": limit.slot_decay_per_second,
-        }
-        drift += object_drift(f"limit {name}", declared, held.get(name), settings.source)
-    return drift
-
-
-def object_drift(name: str, declared: dict[str, Any], held: Any | None, source: str) -> list[tuple[str, str]]:
-    if held is None:
-        return [(name, f"declared in {source}, missing on the server")]
-    changed = [
-        f"{field} is {getattr(held, field)!r} on the server, {value!r} in {source}"
-        for field, value in declared.items()
-        if value != getattr(held, field)
+def held_changes(
+    client: SyncPrefectClient, kind: PrefectKind, declared: DeclaredObject
+) -> list[FieldChange] | None:
+    """The managed settings the server holds otherwise than the file declares (server -> file); None when
+    the server lacks the object."""
+    inputs = declared.inputs.normalized()  # As the server holds it once applied: a pool's whole template.
+    found = kind.resource.provider_class().fetch(client, inputs)
+    if found is None:
+        return None
+    _id, held = found
+    fields = type(inputs).model_fields
+    unmanaged = {fields[name].alias or name for name in inputs.unmanaged}
+    return [
+        change
+        for change in field_changes(held.to_props(), inputs.to_props())
+        if change.path.partition(".")[0] not in unmanaged
     ]
-    return [(name, "; ".join(changed))] if changed else []
 
 
-def variable_drift(status: StackStatus, source: str) -> list[tuple[str, str]]:
-    drift = []
-    for variable in status.variables:
-        name = f"variable {variable.name}"
-        if not variable.present:
-            drift.append((name, f"declared in {source}, missing on the server"))
-        elif canonical(variable.held) != canonical(variable.declared):
-            drift.append((name, f"is {variable.held!r} on the server, {variable.declared!r} in {source}"))
-    return drift
-
-
-def canonical(value: Any) -> str:
-    return json.dumps(whole_numbers(value), sort_keys=True)
+def describe(change: FieldChange, declared: DeclaredObject, source: str) -> str:
+    key = declared.key(stack_file_property(change.path))
+    return f"{key} is {show(change.old)} on the server, {show(change.new)} in {source}"

@@ -8,9 +8,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from infra.cli.status.drift import canonical
 from infra.cli.status.model import Finding, StackReport, StackStatus, WorkerStatus
 from infra.cli.status.stuck import is_slot_limit
+from infra.field_changes import as_json
 from infra.url_credentials import masked_url
 
 
@@ -126,7 +126,7 @@ def variables(status: StackStatus) -> Table:
     grid = table("variables", "variable", "on the server", "in the stack file", "")
     for variable in status.variables:
         held = json.dumps(variable.held) if variable.present else "(missing)"
-        same = variable.present and canonical(variable.held) == canonical(variable.declared)
+        same = variable.present and as_json(variable.held) == as_json(variable.declared)
         grid.add_row(variable.name, held, json.dumps(variable.declared), "" if same else Text("drift", "red"))
     return grid
 

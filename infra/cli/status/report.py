@@ -44,13 +44,12 @@ def stack_report(settings: StackSettings, options: Options, now: datetime) -> St
             status = collect(
                 client, settings, now, options.runs, options.window_minutes, options.stuck_after_seconds
             )
+            drift = drift_findings(client, settings)
     except httpx.HTTPError as error:
         raise StackUnavailable(
             f"{settings.stack} ({settings.source}): {unavailable(error, api_url)}"
         ) from None
-    findings = (
-        stuck_findings(status) + drift_findings(settings, status) + offline_worker_findings(settings, status)
-    )
+    findings = stuck_findings(status) + drift + offline_worker_findings(settings, status)
     return StackReport(status=status, findings=findings)
 
 

@@ -1,12 +1,18 @@
-"""What changes in one object, field by field, old -> new: nested settings by their dotted path
-(`jobDefaults.image`), so a reviewer sees the one number that moved, not two JSON documents."""
+"""What differs in one object, field by field, old -> new: nested settings by their dotted path
+(`jobDefaults.image`), so a reader sees the one number that moved, not two JSON documents. Pull-request
+summaries show it for a change Pulumi makes, `make status` for drift made behind Pulumi's back.
+
+Values are compared as JSON: true against 1 differs (a flow would read them differently), 15 against 15.0
+does not (Pulumi carries every number as a float), nor does a null against an absent key (Pulumi drops the
+nulls inside a map)."""
 
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ABSENT = object()
+from infra.prefect_resources.inputs import whole_numbers
+
 VALUE_WIDTH = 60
 
 
@@ -21,10 +27,14 @@ class FieldChange:
 
 
 def show(value: Any) -> str:
-    if value is ABSENT:
+    if value is None:
         return "(none)"
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    text = as_json(value)
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(whole_numbers(value), sort_keys=True, separators=(",", ":"))
 
 
 def field_changes(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[FieldChange]:
@@ -33,10 +43,10 @@ def field_changes(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = 
     for key in sorted(set(old) | set(new)):
         if key.startswith("__"):
             continue
-        before, after = old.get(key, ABSENT), new.get(key, ABSENT)
+        before, after = old.get(key), new.get(key)
         path = f"{prefix}{key}"
         if isinstance(before, Mapping) and isinstance(after, Mapping):
             changes += field_changes(before, after, f"{path}.")
-        elif before != after:
+        elif as_json(before) != as_json(after):
             changes.append(FieldChange(path, before, after))
     return changes
