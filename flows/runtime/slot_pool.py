@@ -379,9 +379,9 @@ class SlotPool:
         if renewed:
             self._events.renewed(self.name, block.lease_id, block.size)
         answered_at = self._clock.monotonic()
+        lapses_after = self._policy.lapses_after if renewed else self._lapses_after()
         with self._lock:
-            policy = self._policy
-            could_expire_at = block.renewed_at + policy.lapses_after - policy.clock_margin_seconds
+            could_expire_at = block.renewed_at + lapses_after - self._policy.clock_margin_seconds
             self._renewed_once = self._renewed_once or renewed
             block.renewed_at = sent_at
             block.renew_due = sent_at + self._policy.renew_every_seconds
@@ -398,6 +398,19 @@ class SlotPool:
                 else:  # expired, and its slots may be someone else's already
                     logger.warning("slot pool %s: lease %s lapsed before renewal", self.name, block.lease_id)
         return None
+
+    def _lapses_after(self) -> float:
+        """How long after its last renewal a lease of this server may lapse: a server keeping its leases in
+        memory (Prefect's default) holds one its whole lease; silence lapses one only on the servers this
+        project starts. Unknown, the earlier of the two: a lease then counts as lost only when it certainly
+        was."""
+        try:
+            storage = self._api.lease_storage()
+        except Exception:  # asked only to word a report: a server that does not answer leaves it unknown
+            storage = None
+        if storage == unheld_slots.MEMORY_LEASES:
+            return self._policy.lease_seconds
+        return self._policy.lapses_after
 
     def _read_and_grow(self) -> None:
         state = self._api.read(self.name)

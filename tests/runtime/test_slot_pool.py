@@ -15,6 +15,7 @@ from flows.runtime.deadline import Deadline
 from flows.runtime.errors import MissingConcurrencyLimitError
 from flows.runtime.limits_api import LimitState, ServerBusy
 from flows.runtime.slot_pool import SlotPolicy, SlotPool
+from flows.runtime.unheld_slots import MEMORY_LEASES, lost_leases
 from tests.runtime.runtime_harness import FlakyLimitsApi, Task, Worker, new_pool, with_manager
 from tests.support.manual_clock import ManualClock
 from tests.support.memory_limits_api import MemoryLimitsApi
@@ -467,3 +468,33 @@ def test_slots_a_run_gives_back_when_nobody_waits_go_at_once_to_the_holder_that_
         worker.stop()
     clock.run_for(2.0, threads)
     assert all(w.error is None for w in workers)
+
+
+@pytest.mark.parametrize(("storage", "reported"), [(MEMORY_LEASES, True), (None, False)])
+def test_leases_a_restart_made_the_server_forget_are_reported_however_late_it_answers(
+    clock: ManualClock, api: FlakyLimitsApi, pools, storage: str | None, reported: bool
+) -> None:
+    """A server keeping its leases in memory holds each one its whole lease (60 s): one it calls gone
+    sooner was forgotten by a restart, and its slots are still counted, even when the restart kept
+    renewals from getting through for longer than a lease of the project's own servers may go unrenewed
+    (12 s). A server that does not say how it keeps leases may have let them lapse: nothing is reported."""
+    api.lease_storage_name = storage
+    pool, manager = with_manager(lambda: new_pool("erp-api", api, clock))
+    pools.append(pool)
+    tasks = started(Task(pool, clock), Task(pool, clock))
+    threads = [manager, *tasks]
+    clock.run_for(2.0, threads)
+    assert all(task.holding for task in tasks)
+
+    api.renewals_fail = True  # the server restarting
+    clock.run_for(10.0, threads)
+    api.forget_leases()
+    api.renewals_fail = False
+    clock.run_for(5.0, threads)
+
+    expected = lost_leases("erp-api", 2) if reported else None
+    assert pool.why_no_slot(Deadline.after(60.0, clock)) == expected
+    assert api.read("erp-api").active_slots == 2  # counted still: only `free_slots` gives them back
+    for task in tasks:
+        task.finish()
+    clock.run_for(1.0, threads)

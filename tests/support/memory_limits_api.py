@@ -103,6 +103,12 @@ class MemoryLimitsApi:
             self._reclaim_expired()
             return len(self._leases)
 
+    def forget_leases(self) -> None:
+        """What a restart does to a server keeping its leases in memory: the leases are gone, the counts
+        stay."""
+        with self._lock:
+            self._leases.clear()
+
     # The `Limits` protocol.
 
     def lease_storage(self) -> str | None:
