@@ -32,7 +32,9 @@ help: ## List the verbs
 setup: ## The virtualenvs (.venv, the policy pack's infra/policies/venv), the pinned Pulumi CLI and pulumi-docker's plugin
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"  # dev: every extra (infra, flows, worker, tools) and the test and lint tools
+	@# dev: every extra (infra, flows, worker, tools) and the test and lint tools. setuptools warns at every
+	@# editable install of folders named like the package's: these folders are the package.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e ".[dev]"
 	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
 	$(POLICY_VENV)/bin/pip install --quiet -r infra/policies/requirements.txt
 	@# Pulumi starts dynamic providers in the program's directory (infra/) and resolves Pulumi.yaml's
