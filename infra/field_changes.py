@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.prefect_resources.inputs import whole_numbers
+from infra.wire_numbers import whole_numbers
 
 VALUE_WIDTH = 60
 

@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 
 from infra.problem import Problem
 from infra.url_credentials import masked_url
+from infra.wire_numbers import whole_numbers
 
 
 def error_path(loc: tuple[str | int, ...]) -> str:
@@ -121,15 +122,3 @@ def prefect_model_problems(
     except ValidationError as error:
         return validation_problems(error, rename)
     return []
-
-
-def whole_numbers(value: Any) -> Any:
-    """Pulumi sends every number as a float: turn 15.0 back into 15, recursively, so the server stores
-    what the stack file says."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: whole_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [whole_numbers(item) for item in value]
-    return value
