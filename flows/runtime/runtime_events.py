@@ -1,17 +1,7 @@
 """Prefect events about one flow run's runtime, for automations (pause a deployment while the ERP's breaker is
-open, alert on a limit that keeps tasks waiting). Never one per call:
-
-- `rpa.slots.leased` / `rpa.slots.renewed` / `rpa.slots.released`: one per lease (a slot each), sent by a
-  slot pool's manager thread (leases last seconds, renewals come every 4 s);
-- `rpa.breaker.opened` / `rpa.breaker.closed`: on the breaker's transitions only;
-- `rpa.slots.waited` (per limit), `rpa.service.throttled` (per service, 429s) and `rpa.adaptive.changed` (per
-  service with an adaptive limit: its target now, lowest and highest, and the changes by reason): aggregated
-  from the run's metrics, at most one per resource every `interval_seconds`, and a last one when the runtime
-  closes.
-
-Resources are `rpa.concurrency-limit.<limit>` and `rpa.service.<service>`; the flow run is a related resource
-(role `flow-run`). Prefect's EventsWorker sends events from a background thread; `close` waits for it to have
-sent them, so that a flow-run process exiting right after its flow keeps none of them."""
+open, alert on a limit that keeps tasks waiting): one per lease, per breaker transition, and per resource at
+most every `interval_seconds` for what is aggregated; never one per call. The events and their payloads:
+docs/runtime.md, "Events and automations"."""
 
 import threading
 from collections import Counter

@@ -1,27 +1,7 @@
 """What is stuck: slots of a global limit that nothing can give back, and deployment runs that hang in
-Cancelling or Pending.
-
-What a client of Prefect 3.9.1 can see of leases: nothing of a global limit's. The server counts a limit's
-`active_slots` in its database and keeps the leases on them in its lease storage (memory by default, or files
-under its home); its API lists lease holders only for `tag:` limits (the v1 `/concurrency_limits` routes),
-and otherwise takes a lease id only from whoever holds it (renew, decrement-with-lease). So neither "slots
-counted but no lease holds them" nor "a lease whose holder run is final" can be read directly. What can be
-read is who could hold a slot at all, and the rule is built on that:
-
-A limit is **stuck** when it is active, has no slot decay (a rate limit's slots drain by themselves), counts
-active slots, and no flow run could hold any of them: no run of the stack's pools, nor of no pool (a flow
-started by hand finds its stack's limits by RPA_STACK), is Pending, Running, Cancelling or Paused, and none
-ended within LEASE_QUIET_SECONDS. The last clause keeps the command from freeing slots twice: a run that
-crashed leaves its lease to expire, and the server's repossessor then gives its slots back by itself; freeing
-them before that would free someone else's slots later. Then every counted slot is unheld, and
-`python -m operations.free_slots <limit> <active slots>` gives them back. Limits are read before runs, so a
-run that took a slot in between is seen as a possible holder rather than missed.
-
-A deployment's run is **stuck** when it has been Cancelling or Pending for longer than the threshold. One in
-Cancelling keeps its deployment's slot (Prefect counts it active); `python -m operations.stuck_cancelling
---cancel <id>` gives it back, after checking the slot was not reclaimed already. Those commands are named
-here as text (rpa_naming.operator_commands): infra never imports the flows they act on.
-"""
+Cancelling or Pending, each with the command that frees it where there is one (docs/operating.md, "Stuck
+slots and stuck runs"). The commands are named as text (rpa_naming.operator_commands): infra never imports
+the flows they act on."""
 
 from infra.cli.status.model import DeploymentStatus, Finding, LimitStatus, RunStatus, StackStatus
 from rpa_naming.operator_commands import cancel_stuck_run_command, free_slots_command
@@ -36,6 +16,12 @@ def stuck_findings(status: StackStatus) -> list[Finding]:
 
 
 def stuck_limits(status: StackStatus) -> list[Finding]:
+    """Limits whose counted slots no flow run could hold. Prefect 3.9.1 shows no client the leases on a global
+    limit, so who could hold a slot is judged instead: a run of the stack's pools, or of no pool (a flow
+    started by hand finds its stack's limits by RPA_STACK), that is active or ended within
+    LEASE_QUIET_SECONDS, whose lease the server's repossessor may still give back by itself (freeing those
+    slots too would free someone else's later). A rate limit's slots drain by themselves. Limits are read
+    before runs (collect.py), so a run that took a slot in between is seen as a possible holder."""
     if status.active_runs or status.runs_ended_lately:
         return []
     return [
