@@ -150,16 +150,17 @@ def test_slots_no_flow_run_can_hold_are_stuck_and_the_named_command_frees_them(
     code, output = status_json(project, "dev")
     assert code == 1, output
     stuck = findings(output)
-    assert list(stuck) == ["limit dev-erp-api"], stuck
-    assert stuck["limit dev-erp-api"]["kind"] == "stuck"
-    assert stuck["limit dev-erp-api"]["command"] == "python -m operations.free_slots dev-erp-api 3"
+    limit = "global concurrency limit 'dev-erp-api'"
+    assert list(stuck) == [limit], stuck
+    assert stuck[limit]["kind"] == "stuck"
+    assert stuck[limit]["command"] == "python -m operations.free_slots dev-erp-api 3"
     tables = status(project, "dev")
     assert tables.returncode == 1, tables.describe()
-    assert "STUCK limit dev-erp-api" in tables.stdout, tables.describe()
+    assert f"STUCK {limit}" in tables.stdout, tables.describe()
     assert "python -m operations.free_slots dev-erp-api 3" in tables.stdout, tables.describe()
 
     free = run_command(
-        stuck["limit dev-erp-api"]["command"].split(),
+        stuck[limit]["command"].split(),
         PROJECT_ROOT,
         # As its user runs it: the project's venv activated, pointed at the stack's server.
         {

@@ -120,7 +120,7 @@ class StackStatus(StatusModel):
 
 class Finding(StatusModel):
     kind: Literal["stuck", "drift", "offline"]
-    object: str  # "limit prod-erp-api", "work pool 'prod-rpa-docker'" (drift: as Prefect errors name it) ...
+    object: str  # as the providers' errors name it: "global concurrency limit 'prod-erp-api'" ...
     message: str
     command: str | None = None  # the one command that fixes it, where there is one
 

@@ -27,7 +27,7 @@ def stuck_limits(status: StackStatus) -> list[Finding]:
     return [
         Finding(
             kind="stuck",
-            object=f"limit {limit.name}",
+            object=f"global concurrency limit '{limit.name}'",
             message=(
                 f"counts {limit.active_slots} of {limit.limit} slots, yet no flow run that could hold one is "
                 f"active or ended in the last {LEASE_QUIET_SECONDS:.0f} s: no lease holds them, nothing will "
