@@ -115,6 +115,10 @@ def object_problems(kind: PrefectKind, declared: DeclaredObject) -> list[Problem
     return problems
 
 
+# Where a pool's template holds a job variable's default (and a part of it: `env.default.RPA_ERP_API_URL`).
+TEMPLATE_DEFAULT = re.compile(r"variables\.properties\.(\w+)\.default(\..+)?")
+
+
 def stack_file_property(prop: str) -> str:
     """An input's property as the stack file writes it, under the key that declares the object: a queue
     names its `pool`; job variables are camelCase under `jobDefaults`, where a pool's template holds their
@@ -125,11 +129,9 @@ def stack_file_property(prop: str) -> str:
     if head == "jobDefaults":
         return f"jobDefaults.{to_camel(variable)}"
     if head == "baseJobTemplate" and (default := TEMPLATE_DEFAULT.fullmatch(variable)):
-        return f"jobDefaults.{to_camel(default[1])}"
+        job_variable, inside = default.groups()
+        return f"jobDefaults.{to_camel(job_variable)}{inside or ''}"
     return prop
-
-
-TEMPLATE_DEFAULT = re.compile(r"variables\.properties\.(\w+)\.default")
 
 
 def as_declared(inputs: ResourceInputs) -> dict[str, Any]:

@@ -5,7 +5,7 @@ import pytest
 
 from infra.policies import rules
 from infra.prefect_resources.work_queue_priorities import WorkQueuePriorities
-from infra.stack_files.prefect_kinds import KINDS, PrefectKind, declared_objects
+from infra.stack_files.prefect_kinds import KINDS, PrefectKind, declared_objects, stack_file_property
 from infra.stack_files.stack_config import STACKS, from_stack_file, stack_file
 from tests.contract.resource_cases import CASES
 
@@ -42,3 +42,19 @@ def test_each_object_is_declared_once_after_what_it_needs(stack: str) -> None:
         assert set(declared.after) <= set(names), f"{declared.resource_name} before {declared.after}"
         names.append(declared.resource_name)
     assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(
+    ("prop", "written"),
+    [
+        ("workPoolName", "pool"),
+        ("jobDefaults.mem_limit", "jobDefaults.memLimit"),
+        ("baseJobTemplate.variables.properties.image_pull_policy.default", "jobDefaults.imagePullPolicy"),
+        ("baseJobTemplate.variables.properties.env.default.RPA_X", "jobDefaults.env.RPA_X"),
+        ("baseJobTemplate.job_configuration.command", "baseJobTemplate.job_configuration.command"),
+        ("concurrencyLimit", "concurrencyLimit"),
+    ],
+)
+def test_a_property_is_named_as_the_stack_file_writes_it(prop: str, written: str) -> None:
+    """Problems and drift name the key a stack author edits: a pool's template holds the job defaults."""
+    assert stack_file_property(prop) == written
