@@ -96,8 +96,14 @@ def api_client(settings: Settings) -> tuple[httpx.Client, Secrets]:
         verify=_tls_context(settings),
         http2=settings.api.enable_http2,
         timeout=httpx.Timeout(timeout),  # connect, read, write and pool alike, as Prefect's client
-        # Prefect's client's pool: few connections are steadier against its server than many at once.
-        limits=httpx.Limits(max_connections=16, max_keepalive_connections=8, keepalive_expiry=25),
+        # Prefect's client's pool (few connections are steadier against its server than many at once), but
+        # idle connections let go before the server closes them: one reused just as the server closes it
+        # fails ("Server disconnected without sending a response"), a failed call with the server up.
+        limits=httpx.Limits(
+            max_connections=16,
+            max_keepalive_connections=8,
+            keepalive_expiry=idle_connection_seconds(settings),
+        ),
         follow_redirects=True,
     )
     return client, secrets
@@ -110,3 +116,9 @@ def _tls_context(settings: Settings) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
         return context
     return ssl.create_default_context(cafile=settings.api.ssl_cert_file or certifi.where())
+
+
+def idle_connection_seconds(settings: Settings) -> float:
+    """How long an idle connection is kept: under the server's keep-alive timeout (Prefect's
+    PREFECT_SERVER_API_KEEPALIVE_TIMEOUT, 5 s by default; a flow-run container has the default too)."""
+    return max(settings.server.api.keepalive_timeout - 1, 0.5)

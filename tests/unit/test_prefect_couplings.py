@@ -139,6 +139,7 @@ CLIENT_SETTINGS = [
     ("PREFECT_API_ENABLE_HTTP2", "true", "api.enable_http2", True),
     ("PREFECT_CLIENT_CUSTOM_HEADERS", '{"X-Test": "1"}', "client.custom_headers", {"X-Test": "1"}),
     ("PREFECT_CLIENT_CSRF_SUPPORT_ENABLED", "false", "client.csrf_support_enabled", False),
+    ("PREFECT_SERVER_API_KEEPALIVE_TIMEOUT", "9", "server.api.keepalive_timeout", 9),  # idle connections
 ]
 
 
