@@ -10,6 +10,7 @@ from infra.field_changes import FieldChange, field_changes, show
 from infra.stack_files.prefect_kinds import PrefectKind, declared_objects, stack_file_property
 from infra.stack_files.prefect_objects import DeclaredObject
 from infra.stack_files.settings import StackSettings
+from infra.url_credentials import masked_url
 
 
 def drift_findings(client: SyncPrefectClient, settings: StackSettings) -> list[Finding]:
@@ -57,5 +58,6 @@ def held_changes(
 
 
 def describe(change: FieldChange, declared: DeclaredObject, source: str) -> str:
+    """Values shown with any credentials written into a URL masked (a job's env may hold the ERP's URL)."""
     key = declared.key(stack_file_property(change.path))
-    return f"{key} is {show(change.old)} on the server, {show(change.new)} in {source}"
+    return masked_url(f"{key} is {show(change.old)} on the server, {show(change.new)} in {source}")
